@@ -1,0 +1,78 @@
+// The CPU compute backend: host memory through a caching allocator, every GEMM through
+// oneDNN, every other kernel an OpenMP loop written to vectorise.
+//
+// It is also the reference the other backends are held to (tests/conformance), so each
+// kernel is written to be obviously right first and fast second; see kernels.hpp for where
+// each one lives. Used as a plugin (plugin = "cpu") or linked directly by tests:
+//
+//   ft::backends::cpu::CpuBackend backend;
+//   backend.set_threads(0);  // all cores
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "backends/cpu/allocator.hpp"
+#include "backends/cpu/gemm.hpp"
+#include "ftengine/backend.hpp"
+
+namespace ft::backends::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend();
+  ~CpuBackend() override;
+
+  std::string name() const override { return "cpu"; }
+  DeviceInfo probe() override;
+  void set_threads(int threads) override;
+  int threads() const { return threads_; }
+
+  void* allocate(std::size_t bytes) override;
+  void deallocate(void* ptr, std::size_t bytes) override;
+  void copy_from_host(void* dst, const void* src_host, std::size_t bytes) override;
+  void copy_to_host(void* dst_host, const void* src, std::size_t bytes) override;
+  void copy(void* dst, const void* src, std::size_t bytes) override;
+  void fill_zero(void* dst, std::size_t bytes) override;
+  void synchronize() override {}
+  MemoryStats memory_stats() override;
+  void reset_peak_memory() override;
+  void release_cached_memory() override;
+
+  void gemm(const GemmArgs& args) override;
+  void embedding_forward(const EmbeddingForwardArgs& args) override;
+  void embedding_backward(const EmbeddingBackwardArgs& args) override;
+  void rmsnorm_forward(const RmsNormForwardArgs& args) override;
+  void rmsnorm_backward(const RmsNormBackwardArgs& args) override;
+  void rope(const RopeArgs& args) override;
+  void attention_forward(const AttentionForwardArgs& args) override;
+  void attention_backward(const AttentionBackwardArgs& args) override;
+  void swiglu_forward(const SwigluForwardArgs& args) override;
+  void swiglu_backward(const SwigluBackwardArgs& args) override;
+  void cross_entropy_forward(const CrossEntropyForwardArgs& args) override;
+  void cross_entropy_backward(const CrossEntropyBackwardArgs& args) override;
+  void binary(const BinaryArgs& args) override;
+  void axpby(const AxpbyArgs& args) override;
+  void bias_add(const BiasAddArgs& args) override;
+  void sum_rows(const SumRowsArgs& args) override;
+  void cast(const CastArgs& args) override;
+  void dropout(const DropoutArgs& args) override;
+  void adamw_step(const AdamWStepArgs& args) override;
+  void sgd_step(const SgdStepArgs& args) override;
+  double sum(const float* x, std::int64_t n) override;
+  double sum_squares(const float* x, std::int64_t n) override;
+  std::int64_t count_nonfinite(const float* x, std::int64_t n) override;
+
+  // Number of oneDNN matmul primitives built so far (tests check that shapes are reused).
+  std::size_t cached_gemm_primitives() const { return gemm_.cached_primitives(); }
+
+ private:
+  // OpenMP's team size is per calling thread: make sure this thread uses ours.
+  void use_threads() const;
+
+  int threads_;
+  CachingAllocator allocator_;
+  GemmEngine gemm_;
+};
+
+}  // namespace ft::backends::cpu

@@ -1,0 +1,156 @@
+#include "backends/cpu/gemm.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "backends/cpu/kernels.hpp"
+#include "ftengine/error.hpp"
+#include "ftengine/log.hpp"
+
+namespace ft::backends::cpu {
+
+namespace {
+
+using dnnl::memory;
+
+std::string describe(const GemmArgs& a) {
+  return "m=" + std::to_string(a.m) + " n=" + std::to_string(a.n) + " k=" + std::to_string(a.k) +
+         " batch=" + std::to_string(a.batch) + " trans_a=" + std::to_string(a.trans_a) +
+         " trans_b=" + std::to_string(a.trans_b);
+}
+
+// C_b = accumulate ? C_b : 0 for an empty inner dimension (oneDNN rejects k = 0).
+void gemm_empty_k(const GemmArgs& a) {
+  if (a.accumulate) return;
+  for (std::int64_t b = 0; b < a.batch; ++b) {
+    std::fill(a.c + b * a.stride_c, a.c + b * a.stride_c + a.m * a.n, 0.0f);
+  }
+}
+
+}  // namespace
+
+GemmEngine::GemmEngine() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+
+std::size_t GemmEngine::cached_primitives() const {
+  std::lock_guard lock(mutex_);
+  return cache_.size();
+}
+
+void GemmEngine::run(const GemmArgs& args, int threads) {
+  if (args.m < 0 || args.n < 0 || args.k < 0 || args.batch < 0) {
+    throw Error("gemm: negative size (" + describe(args) + ")");
+  }
+  if (args.m == 0 || args.n == 0 || args.batch == 0) return;
+  std::lock_guard lock(mutex_);
+  if (args.b_dtype == DType::f32) return run_f32(args, threads);
+  if (args.b_dtype != DType::bf16 && args.b_dtype != DType::f16) {
+    throw Error("gemm: B has dtype " + std::string(dtype_name(args.b_dtype)) +
+                ", expected f32, bf16 or f16");
+  }
+  // Widen B (each batch item packed one after another) and run the f32 GEMM on the copy.
+  const bool one_b = args.batch == 1 || args.stride_b == 0;
+  const std::int64_t matrix = args.k * args.n;
+  const std::int64_t count = one_b ? matrix : matrix * args.batch;
+  if (b_scratch_.size() < static_cast<std::size_t>(count)) b_scratch_.resize(count);
+  const auto* b_bytes = static_cast<const std::uint16_t*>(args.b);
+  for (std::int64_t b = 0; b < (one_b ? 1 : args.batch); ++b) {
+    kernels::widen_to_f32(b_bytes + b * args.stride_b, args.b_dtype, b_scratch_.data() + b * matrix,
+                          matrix);
+  }
+  GemmArgs widened = args;
+  widened.b = b_scratch_.data();
+  widened.b_dtype = DType::f32;
+  widened.stride_b = one_b ? 0 : matrix;
+  run_f32(widened, threads);
+}
+
+void GemmEngine::run_f32(const GemmArgs& args, int threads) {
+  if (args.k == 0) return gemm_empty_k(args);
+  const bool batched = args.batch > 1;
+  if (batched && args.stride_c == 0) {
+    // Every item writes the same C: run them in order, as the formula reads.
+    for (std::int64_t b = 0; b < args.batch; ++b) {
+      GemmArgs one = args;
+      one.batch = 1;
+      one.a = args.a + b * args.stride_a;
+      one.b = static_cast<const float*>(args.b) + b * args.stride_b;
+      run_f32(one, threads);
+    }
+    return;
+  }
+  Key key{};
+  key.m = args.m;
+  key.n = args.n;
+  key.k = args.k;
+  key.batch = args.batch;
+  key.batch_a = batched && args.stride_a != 0 ? args.batch : 1;
+  key.batch_b = batched && args.stride_b != 0 ? args.batch : 1;
+  key.stride_a = key.batch_a > 1 ? args.stride_a : args.m * args.k;
+  key.stride_b = key.batch_b > 1 ? args.stride_b : args.k * args.n;
+  key.stride_c = batched ? args.stride_c : args.m * args.n;
+  key.trans_a = args.trans_a;
+  key.trans_b = args.trans_b;
+  key.accumulate = args.accumulate;
+  std::memcpy(&key.alpha_bits, &args.alpha, sizeof key.alpha_bits);
+  key.threads = threads;
+
+  Entry* entry = nullptr;
+  try {
+    entry = &entry_for(key);
+  } catch (const dnnl::error& e) {
+    if (!batched) {
+      throw Error("gemm: oneDNN cannot build a matmul for " + describe(args) + ": " + e.what());
+    }
+    // Strides oneDNN does not take as one batched call (e.g. overlapping items): item by item.
+    for (std::int64_t b = 0; b < args.batch; ++b) {
+      GemmArgs one = args;
+      one.batch = 1;
+      one.a = args.a + b * args.stride_a;
+      one.b = static_cast<const float*>(args.b) + b * args.stride_b;
+      one.c = args.c + b * args.stride_c;
+      run_f32(one, threads);
+    }
+    return;
+  }
+  entry->a.set_data_handle(const_cast<float*>(args.a));
+  entry->b.set_data_handle(const_cast<void*>(args.b));
+  entry->c.set_data_handle(args.c);
+  entry->primitive.execute(
+      stream_, {{DNNL_ARG_SRC, entry->a}, {DNNL_ARG_WEIGHTS, entry->b}, {DNNL_ARG_DST, entry->c}});
+  stream_.wait();
+}
+
+GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+
+  // src [batch_a, M, K], weights [batch_b, K, N], dst [batch, M, N], with explicit strides:
+  // a transposed operand is the same dims with the two inner strides swapped.
+  const memory::dims src_strides =
+      key.trans_a ? memory::dims{key.stride_a, 1, key.m} : memory::dims{key.stride_a, key.k, 1};
+  const memory::dims wei_strides =
+      key.trans_b ? memory::dims{key.stride_b, 1, key.k} : memory::dims{key.stride_b, key.n, 1};
+  const memory::desc src_md({key.batch_a, key.m, key.k}, memory::data_type::f32, src_strides);
+  const memory::desc wei_md({key.batch_b, key.k, key.n}, memory::data_type::f32, wei_strides);
+  const memory::desc dst_md({key.batch, key.m, key.n}, memory::data_type::f32,
+                            memory::dims{key.stride_c, key.n, 1});
+
+  dnnl::primitive_attr attr;
+  float alpha;
+  std::memcpy(&alpha, &key.alpha_bits, sizeof alpha);
+  if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+  if (key.accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, engine_);
+  log::debug("cpu gemm: new primitive m={} n={} k={} batch={} ({})", key.m, key.n, key.k, key.batch,
+             pd.impl_info_str());
+  Entry entry{dnnl::matmul(pd), memory(src_md, engine_, DNNL_MEMORY_NONE),
+              memory(wei_md, engine_, DNNL_MEMORY_NONE), memory(dst_md, engine_, DNNL_MEMORY_NONE)};
+  return cache_.emplace(key, std::move(entry)).first->second;
+}
+
+}  // namespace ft::backends::cpu

@@ -1,0 +1,98 @@
+// Fused optimizer steps and the reductions the trainer needs (loss sums, gradient norm for
+// clipping, a finite check). Reductions accumulate in double: a gradient norm over a few
+// hundred million squares loses digits in float.
+#include <cmath>
+#include <string>
+
+#include "backends/cpu/kernels.hpp"
+#include "ftengine/error.hpp"
+
+namespace ft::backends::cpu::kernels {
+
+namespace {
+constexpr std::int64_t kParallelMin = 1 << 14;
+}  // namespace
+
+// Decoupled AdamW, in place, all [n]:
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr wd p;
+//   p -= lr (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)
+void adamw_step(const AdamWStepArgs& a) {
+  if (a.step < 1) {
+    throw Error("adamw: step " + std::to_string(a.step) + " must be >= 1 (it is 1-based)");
+  }
+  const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta1), a.step));
+  const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta2), a.step));
+  const float b1 = a.beta1, b2 = a.beta2, lr = a.lr, eps = a.eps, decay = a.lr * a.weight_decay;
+  float* __restrict p = a.param;
+  const float* __restrict g = a.grad;
+  float* __restrict m = a.m;
+  float* __restrict v = a.v;
+#pragma omp parallel for schedule(static) if (a.n >= kParallelMin)
+  for (std::int64_t i = 0; i < a.n; ++i) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + (1.0f - b1) * gi;
+    const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    float pi = p[i];
+    pi -= decay * pi;
+    pi -= lr * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
+    p[i] = pi;
+  }
+}
+
+// SGD as PyTorch defines it (dampening 0):
+//   g += wd p;  buf = first ? g : momentum buf + g;  g = nesterov ? g + momentum buf : buf;
+//   p -= lr g                              (the buffer steps only when momentum > 0)
+void sgd_step(const SgdStepArgs& a) {
+  float* __restrict p = a.param;
+  const float* __restrict grad = a.grad;
+  const float lr = a.lr, wd = a.weight_decay, mu = a.momentum;
+  if (mu == 0.0f) {
+#pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
+    for (std::int64_t i = 0; i < a.n; ++i) p[i] -= lr * (grad[i] + wd * p[i]);
+    return;
+  }
+  if (a.momentum_buffer == nullptr) {
+    throw Error("sgd: momentum " + std::to_string(mu) + " needs a momentum buffer (got none)");
+  }
+  float* __restrict buf = a.momentum_buffer;
+  const bool first = a.first_step, nesterov = a.nesterov;
+#pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
+  for (std::int64_t i = 0; i < a.n; ++i) {
+    const float g = grad[i] + wd * p[i];
+    const float b = first ? g : mu * buf[i] + g;
+    buf[i] = b;
+    p[i] -= lr * (nesterov ? g + mu * b : b);
+  }
+}
+
+// sum_i x[i], in double
+double sum(const float* x, std::int64_t n) {
+  double s = 0.0;
+#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n >= kParallelMin)
+  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]);
+  return s;
+}
+
+// sum_i x[i]^2, in double
+double sum_squares(const float* x, std::int64_t n) {
+  double s = 0.0;
+#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n >= kParallelMin)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double xi = static_cast<double>(x[i]);
+    s += xi * xi;
+  }
+  return s;
+}
+
+// Number of NaN or Inf elements: an all-ones exponent.
+std::int64_t count_nonfinite(const float* x, std::int64_t n) {
+  const auto* bits = reinterpret_cast<const std::uint32_t*>(x);
+  std::int64_t count = 0;
+#pragma omp parallel for simd schedule(static) reduction(+ : count) if (n >= kParallelMin)
+  for (std::int64_t i = 0; i < n; ++i) count += (bits[i] & 0x7f800000u) == 0x7f800000u;
+  return count;
+}
+
+}  // namespace ft::backends::cpu::kernels

@@ -1,0 +1,48 @@
+// The `ftengine` command line: one function per command, and what they share.
+//
+// main.cpp parses the global options (accepted before or after the command) and the
+// command's own, sets the log level, runs the command, and turns exceptions into one line
+// on stderr and an exit code: 0 success, 2 bad input (ft::Error), 1 internal error.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ft::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternal = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Options every command accepts.
+struct GlobalOptions {
+  std::vector<std::filesystem::path> plugin_dirs;  // --plugin-dir, in order
+  std::vector<std::string> overrides;              // --set KEY=VALUE, in order
+};
+
+struct ValidateOptions {
+  std::filesystem::path job;
+  bool show = false;  // --show: print the resolved job as TOML
+};
+
+struct PluginsOptions {
+  bool json = false;
+};
+
+struct RunOptions {
+  std::filesystem::path job;
+};
+
+int validate_command(const GlobalOptions& global, const ValidateOptions& options);
+int plugins_command(const GlobalOptions& global, const PluginsOptions& options);
+int run_command(const GlobalOptions& global, const RunOptions& options);
+
+// "ftengine 0.1.0"
+std::string_view version();
+
+// Writes "ftengine: error: <message>" on stderr, whatever the log level.
+void print_error(std::string_view message);
+
+}  // namespace ft::cli

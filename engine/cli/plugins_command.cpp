@@ -1,0 +1,78 @@
+// ftengine plugins [--json]: what the plugin search path holds, and why files were skipped.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/cli/cli.hpp"
+#include "engine/plugins/registry.hpp"
+
+namespace ft::cli {
+
+namespace {
+
+std::string abi_text(const engine::PluginInfo& p) {
+  return fmt::format("{}.{}", p.abi_major, p.abi_minor);
+}
+
+void print_json(const engine::PluginRegistry& registry,
+                const std::vector<std::filesystem::path>& search_path) {
+  nlohmann::ordered_json out = {{"plugins", nlohmann::ordered_json::array()},
+                                {"skipped", nlohmann::ordered_json::array()},
+                                {"search_path", nlohmann::ordered_json::array()}};
+  for (const engine::PluginInfo& p : registry.plugins())
+    out["plugins"].push_back({{"kind", p.kind},
+                              {"name", p.name},
+                              {"version", p.version},
+                              {"abi", abi_text(p)},
+                              {"description", p.description},
+                              {"path", p.path.string()}});
+  for (const engine::SkippedPlugin& s : registry.skipped())
+    out["skipped"].push_back({{"path", s.path.string()}, {"reason", s.reason}});
+  for (const auto& dir : search_path) out["search_path"].push_back(dir.string());
+  fmt::print("{}\n", out.dump(2));
+}
+
+void print_table(const engine::PluginRegistry& registry,
+                 const std::vector<std::filesystem::path>& search_path) {
+  std::vector<std::array<std::string, 5>> rows = {{"KIND", "NAME", "VERSION", "ABI", "PATH"}};
+  for (const engine::PluginInfo& p : registry.plugins())
+    rows.push_back({p.kind, p.name, p.version, abi_text(p), p.path.string()});
+  std::array<std::size_t, 5> width{};
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+
+  if (registry.plugins().empty()) {
+    fmt::print("no plugins found\n");
+  } else {
+    for (const auto& row : rows)
+      fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {}\n", row[0], width[0], row[1], width[1], row[2],
+                 width[2], row[3], width[3], row[4]);
+  }
+  if (!registry.skipped().empty()) {
+    fmt::print("\nskipped:\n");
+    for (const engine::SkippedPlugin& s : registry.skipped())
+      fmt::print("  {}: {}\n", s.path.string(), s.reason);
+  }
+  fmt::print("\nsearch path:\n");
+  for (const auto& dir : search_path) fmt::print("  {}\n", dir.string());
+}
+
+}  // namespace
+
+int plugins_command(const GlobalOptions& global, const PluginsOptions& options) {
+  const std::vector<std::filesystem::path> search_path =
+      engine::plugin_search_path(global.plugin_dirs, {});
+  engine::PluginRegistry registry;
+  registry.scan(search_path);
+  if (options.json)
+    print_json(registry, search_path);
+  else
+    print_table(registry, search_path);
+  return kExitOk;  // skipped files are reported, not failures
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,315 @@
+// The compute backend interface: memory and typed kernels.
+//
+// A backend owns device memory and runs kernels on raw pointers with explicit shapes.
+// It knows nothing of models, tensors or autograd: ft::ops (sdk) turns tensors into
+// these argument structs, so a new backend (CPU, CUDA, ROCm) implements this file and
+// nothing else. Every kernel has a reference formula in its comment; the conformance
+// suite holds each backend to the CPU backend's results.
+//
+// Conventions: all shapes are row-major and contiguous; sizes are element counts;
+// float pointers are f32; "accumulate" means out += result, otherwise out = result.
+// Kernels may run asynchronously on a device; copy_to_host() and synchronize() wait.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "ftengine/dtype.hpp"
+#include "ftengine/plugin.hpp"
+
+namespace ft {
+
+// What a backend reports about its device when asked (before any work is done).
+struct DeviceInfo {
+  bool available = false;     // false: reason says why (no device, missing driver library)
+  std::string reason;         // one line, shown by `ftengine plugins` and `auto` selection
+  std::string device_name;    // "2 CPU threads (AVX2, FMA)", "NVIDIA H200"
+  int device_count = 0;
+  std::size_t memory_bytes = 0;
+  int priority = 0;           // `backend = "auto"` picks the available backend with the highest
+};
+
+struct MemoryStats {
+  std::size_t in_use_bytes = 0;   // held by live tensors
+  std::size_t peak_bytes = 0;     // highest in_use since the last reset
+  std::size_t cached_bytes = 0;   // freed by tensors, kept by the caching allocator
+};
+
+// Batched GEMM. For each b < batch:
+//   C_b[m, n] = alpha * sum_k op(A_b)[m, k] * op(B_b)[k, n]   (+ C_b[m, n] when accumulate)
+// op(A) is A stored [M, K], or stored [K, M] when trans_a.
+// op(B) is B stored [K, N], or stored [N, K] when trans_b (how an HF weight [out, in] is
+// read as Wᵀ). b_dtype may be bf16/f16 (frozen weights), widened to f32 inside.
+// Strides are in elements between consecutive batch items (0 repeats the same matrix).
+struct GemmArgs {
+  const float* a = nullptr;
+  const void* b = nullptr;
+  float* c = nullptr;
+  DType b_dtype = DType::f32;
+  bool trans_a = false;
+  bool trans_b = false;
+  std::int64_t m = 0, n = 0, k = 0;
+  std::int64_t batch = 1;
+  std::int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+  float alpha = 1.0f;
+  bool accumulate = false;
+};
+
+// out[t, :] = table[ids[t], :]        table: [vocab, dim] (f32/bf16/f16), out: [n_tokens, dim]
+struct EmbeddingForwardArgs {
+  const std::int32_t* ids = nullptr;
+  const void* table = nullptr;
+  DType table_dtype = DType::f32;
+  float* out = nullptr;
+  std::int64_t n_tokens = 0, vocab = 0, dim = 0;
+};
+// d_table[ids[t], :] += d_out[t, :]   (scatter-add; repeated ids sum)
+struct EmbeddingBackwardArgs {
+  const std::int32_t* ids = nullptr;
+  const float* d_out = nullptr;
+  float* d_table = nullptr;
+  std::int64_t n_tokens = 0, vocab = 0, dim = 0;
+};
+
+// y[r, :] = x[r, :] * rstd[r] * weight,  rstd[r] = 1 / sqrt(mean(x[r, :]^2) + eps)
+// x, y: [rows, dim]; weight: [dim] (f32/bf16/f16); rstd: [rows], saved for backward.
+struct RmsNormForwardArgs {
+  const float* x = nullptr;
+  const void* weight = nullptr;
+  DType weight_dtype = DType::f32;
+  float* y = nullptr;
+  float* rstd = nullptr;
+  std::int64_t rows = 0, dim = 0;
+  float eps = 1e-6f;
+};
+// With xhat = x * rstd:
+//   dx = rstd * (dy*w - xhat * mean(dy*w * xhat))         (overwrites dx)
+//   d_weight += sum_r dy * xhat                            (when d_weight != nullptr)
+struct RmsNormBackwardArgs {
+  const float* x = nullptr;
+  const void* weight = nullptr;
+  DType weight_dtype = DType::f32;
+  const float* rstd = nullptr;
+  const float* dy = nullptr;
+  float* dx = nullptr;
+  float* d_weight = nullptr;
+  std::int64_t rows = 0, dim = 0;
+};
+
+// Rotary embedding, Hugging Face "rotate half" layout. x, out: [n_tokens, heads, head_dim],
+// half = head_dim / 2, angle = float(positions[t]) * inv_freq[i] (f32, as HF computes it):
+//   out[i]        = x[i] * cos(angle) - x[i + half] * sin(angle)
+//   out[i + half] = x[i + half] * cos(angle) + x[i] * sin(angle)
+// inverse = true rotates by -angle: that is the backward (the rotation is orthogonal).
+// inv_freq_host points to host memory (half floats); out may equal x.
+struct RopeArgs {
+  const float* x = nullptr;
+  float* out = nullptr;
+  const std::int32_t* positions = nullptr;
+  const float* inv_freq_host = nullptr;
+  std::int64_t n_tokens = 0, heads = 0, head_dim = 0;
+  bool inverse = false;
+};
+
+// Causal grouped-query attention, flash style (no [T, T] matrix is stored).
+// q, out: [batch, seq, q_heads, head_dim]; k, v: [batch, seq, kv_heads, head_dim];
+// query head h reads kv head h / (q_heads / kv_heads). Query i attends key j when j <= i,
+// and, when doc_ids ([batch, seq]) is given, doc_ids[i] == doc_ids[j], and, when window > 0,
+// i - j < window. s_ij = scale * q_i·k_j;  out_i = sum_j softmax_j(s_i) v_j;
+// lse[b, h, i] = log sum_j exp(s_ij) is saved for the backward.
+struct AttentionForwardArgs {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const std::int32_t* doc_ids = nullptr;
+  float* out = nullptr;
+  float* lse = nullptr;
+  std::int64_t batch = 0, seq = 0, q_heads = 0, kv_heads = 0, head_dim = 0;
+  float scale = 1.0f;
+  std::int64_t window = 0;
+};
+// p_ij = exp(s_ij - lse_i); D_i = dout_i·out_i
+// dv_j = sum_i p_ij dout_i;  ds_ij = p_ij (dout_i·v_j - D_i)
+// dq_i = scale sum_j ds_ij k_j;  dk_j = scale sum_i ds_ij q_i      (all overwrite)
+struct AttentionBackwardArgs {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const std::int32_t* doc_ids = nullptr;
+  const float* out = nullptr;
+  const float* lse = nullptr;
+  const float* d_out = nullptr;
+  float* dq = nullptr;
+  float* dk = nullptr;
+  float* dv = nullptr;
+  std::int64_t batch = 0, seq = 0, q_heads = 0, kv_heads = 0, head_dim = 0;
+  float scale = 1.0f;
+  std::int64_t window = 0;
+};
+
+// out = silu(gate) * up,  silu(g) = g * sigmoid(g).  All [n].
+struct SwigluForwardArgs {
+  const float* gate = nullptr;
+  const float* up = nullptr;
+  float* out = nullptr;
+  std::int64_t n = 0;
+};
+// d_gate = d_out * up * sigmoid(g) * (1 + g * (1 - sigmoid(g)));  d_up = d_out * silu(g)
+struct SwigluBackwardArgs {
+  const float* gate = nullptr;
+  const float* up = nullptr;
+  const float* d_out = nullptr;
+  float* d_gate = nullptr;
+  float* d_up = nullptr;
+  std::int64_t n = 0;
+};
+
+// Softmax cross-entropy on one chunk of logits [rows, vocab]:
+//   lse[r] = log sum_v exp(logits[r, v]);  loss[r] = lse[r] - logits[r, targets[r]]
+// Rows whose target is ignore_index get loss 0 (lse is still written).
+// A target outside [0, vocab) that is not ignore_index is an error.
+struct CrossEntropyForwardArgs {
+  const float* logits = nullptr;
+  const std::int32_t* targets = nullptr;
+  float* loss = nullptr;
+  float* lse = nullptr;
+  std::int64_t rows = 0, vocab = 0;
+  std::int32_t ignore_index = -100;
+};
+// In place: logits[r, v] <- grad_scale * (exp(logits[r, v] - lse[r]) - [v == targets[r]]),
+// and 0 for the whole row when targets[r] == ignore_index.
+struct CrossEntropyBackwardArgs {
+  float* logits = nullptr;
+  const float* lse = nullptr;
+  const std::int32_t* targets = nullptr;
+  std::int64_t rows = 0, vocab = 0;
+  std::int32_t ignore_index = -100;
+  float grad_scale = 1.0f;
+};
+
+enum class BinaryOp : std::uint8_t { add, mul };
+// out[i] = a[i] (op) b[i]; out may alias a or b.
+struct BinaryArgs {
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* out = nullptr;
+  std::int64_t n = 0;
+  BinaryOp op = BinaryOp::add;
+};
+// y[i] = alpha * x[i] + beta * y[i]  (beta = 0 ignores the old y, even NaN)
+struct AxpbyArgs {
+  const float* x = nullptr;
+  float* y = nullptr;
+  std::int64_t n = 0;
+  float alpha = 1.0f;
+  float beta = 0.0f;
+};
+// x[r, c] += bias[c]    x: [rows, cols]; bias f32/bf16/f16
+struct BiasAddArgs {
+  float* x = nullptr;
+  const void* bias = nullptr;
+  DType bias_dtype = DType::f32;
+  std::int64_t rows = 0, cols = 0;
+};
+// out[c] (+)= sum_r x[r, c]    (the bias gradient)
+struct SumRowsArgs {
+  const float* x = nullptr;
+  float* out = nullptr;
+  std::int64_t rows = 0, cols = 0;
+  bool accumulate = false;
+};
+// dst = src converted; narrowing rounds to nearest even. f32/bf16/f16 among themselves.
+struct CastArgs {
+  const void* src = nullptr;
+  DType src_dtype = DType::f32;
+  void* dst = nullptr;
+  DType dst_dtype = DType::f32;
+  std::int64_t n = 0;
+};
+// out[i] = keep(i) ? x[i] / (1 - p) : 0, keep(i) = philox_uniform(seed, offset + i) >= p
+// (ft/philox.hpp). The backward is the same call on the gradient with the same key.
+struct DropoutArgs {
+  const float* x = nullptr;
+  float* out = nullptr;
+  std::int64_t n = 0;
+  float p = 0.0f;
+  std::uint64_t seed = 0;
+  std::uint64_t offset = 0;
+};
+// Decoupled AdamW (Loshchilov & Hutter), in place on f32 tensors of n elements:
+//   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr * weight_decay * p;
+//   p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)
+struct AdamWStepArgs {
+  float* param = nullptr;
+  const float* grad = nullptr;
+  float* m = nullptr;
+  float* v = nullptr;
+  std::int64_t n = 0;
+  float lr = 0, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0;
+  std::int64_t step = 1;  // 1-based, for the bias corrections
+};
+// SGD as PyTorch defines it: g += wd p;  buf = momentum buf + g (buf = g on the first step);
+// g = nesterov ? g + momentum buf : buf (when momentum > 0);  p -= lr g.
+struct SgdStepArgs {
+  float* param = nullptr;
+  const float* grad = nullptr;
+  float* momentum_buffer = nullptr;  // nullptr when momentum == 0
+  std::int64_t n = 0;
+  float lr = 0, momentum = 0, weight_decay = 0;
+  bool nesterov = false;
+  bool first_step = true;
+};
+
+class Backend : public PluginObject {
+ public:
+  ~Backend() override;
+
+  virtual std::string name() const = 0;
+  // Cheap, safe to call without a device: reports whether this backend can run here.
+  virtual DeviceInfo probe() = 0;
+  // 0 = all cores (CPU); ignored where meaningless.
+  virtual void set_threads(int threads) = 0;
+
+  // Memory. allocate() never returns nullptr: it throws ft::Error naming the size.
+  virtual void* allocate(std::size_t bytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src_host, std::size_t bytes) = 0;
+  virtual void copy_to_host(void* dst_host, const void* src, std::size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void fill_zero(void* dst, std::size_t bytes) = 0;
+  virtual void synchronize() = 0;
+  virtual MemoryStats memory_stats() = 0;
+  virtual void reset_peak_memory() = 0;
+  // Returns cached, unused blocks to the system.
+  virtual void release_cached_memory() = 0;
+
+  // Kernels (see the argument structs above for each formula).
+  virtual void gemm(const GemmArgs& args) = 0;
+  virtual void embedding_forward(const EmbeddingForwardArgs& args) = 0;
+  virtual void embedding_backward(const EmbeddingBackwardArgs& args) = 0;
+  virtual void rmsnorm_forward(const RmsNormForwardArgs& args) = 0;
+  virtual void rmsnorm_backward(const RmsNormBackwardArgs& args) = 0;
+  virtual void rope(const RopeArgs& args) = 0;
+  virtual void attention_forward(const AttentionForwardArgs& args) = 0;
+  virtual void attention_backward(const AttentionBackwardArgs& args) = 0;
+  virtual void swiglu_forward(const SwigluForwardArgs& args) = 0;
+  virtual void swiglu_backward(const SwigluBackwardArgs& args) = 0;
+  virtual void cross_entropy_forward(const CrossEntropyForwardArgs& args) = 0;
+  virtual void cross_entropy_backward(const CrossEntropyBackwardArgs& args) = 0;
+  virtual void binary(const BinaryArgs& args) = 0;
+  virtual void axpby(const AxpbyArgs& args) = 0;
+  virtual void bias_add(const BiasAddArgs& args) = 0;
+  virtual void sum_rows(const SumRowsArgs& args) = 0;
+  virtual void cast(const CastArgs& args) = 0;
+  virtual void dropout(const DropoutArgs& args) = 0;
+  virtual void adamw_step(const AdamWStepArgs& args) = 0;
+  virtual void sgd_step(const SgdStepArgs& args) = 0;
+  // Reductions return to the host (and so wait for the device).
+  virtual double sum(const float* x, std::int64_t n) = 0;
+  virtual double sum_squares(const float* x, std::int64_t n) = 0;
+  // Number of NaN or Inf elements.
+  virtual std::int64_t count_nonfinite(const float* x, std::int64_t n) = 0;
+};
+
+}  // namespace ft

@@ -1,0 +1,89 @@
+// Differentiable operations on ft::Tensor: the vocabulary models are written in.
+//
+// Each op checks its shapes and dtypes (throwing ft::Error that names the op and what
+// it got), runs one or two kernels of the inputs' backend, and, when an input requires
+// a gradient, records a Node with its vector-Jacobian product (autograd.hpp). Activations
+// are f32; weights may be stored as bf16/f16 and are widened inside kernels.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ftengine/tensor.hpp"
+
+namespace ft::ops {
+
+// y = x·Wᵀ (+ bias).  x: [..., in], weight: [out, in] (f32/bf16/f16), bias: [out] -> [..., out]
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// Batched matrix product. a: [..., M, K], b: [..., K, N] with the same leading dims,
+// or b: [K, N] shared by every batch item. -> [..., M, N]
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ids: [...] i32, table: [vocab, dim] -> [..., dim]. No gradient to the ids.
+Tensor embedding(const Tensor& ids, const Tensor& table);
+
+// y = x / sqrt(mean(x², last axis) + eps) * weight.  x: [..., dim], weight: [dim]
+Tensor rmsnorm(const Tensor& x, const Tensor& weight, float eps);
+
+// Rotary position embedding frequencies, as Hugging Face's rope_init functions compute them.
+struct RopeScaling {
+  std::string type = "default";     // "default", "linear", "llama3"
+  float factor = 1.0f;              // linear, llama3
+  float low_freq_factor = 1.0f;     // llama3
+  float high_freq_factor = 4.0f;    // llama3
+  std::int64_t original_max_position_embeddings = 8192;  // llama3
+};
+// inv_freq[i] = 1 / theta^(2i / head_dim), i < head_dim / 2, then scaled as `scaling` says.
+std::vector<float> rope_inv_freq(std::int64_t head_dim, float theta, const RopeScaling& scaling = {});
+// x: [batch, seq, heads, head_dim], positions: [batch, seq] i32 -> same shape as x.
+Tensor rope(const Tensor& x, const Tensor& positions, const std::vector<float>& inv_freq);
+
+struct AttentionOptions {
+  float scale = 0.0f;     // 0 means 1/sqrt(head_dim)
+  Tensor doc_ids;         // [batch, seq] i32: attend only within the same document
+  std::int64_t window = 0;  // > 0: sliding window (Mistral), keys i - window < j <= i
+};
+// Causal grouped-query attention. q: [batch, seq, q_heads, head_dim],
+// k, v: [batch, seq, kv_heads, head_dim] (q_heads a multiple of kv_heads) -> like q.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                 const AttentionOptions& options = {});
+
+// silu(gate) * up, same shapes.
+Tensor swiglu(const Tensor& gate, const Tensor& up);
+
+Tensor add(const Tensor& a, const Tensor& b);  // same shapes
+Tensor mul(const Tensor& a, const Tensor& b);  // same shapes
+Tensor scale(const Tensor& x, float factor);
+
+// Inverted dropout with a counter-based mask keyed by (seed, offset): the same key gives
+// the same mask on every backend and after a resume. p = 0 returns x itself.
+Tensor dropout(const Tensor& x, float p, std::uint64_t seed, std::uint64_t offset);
+
+enum class Reduction : std::uint8_t {
+  mean,  // over targets that are not ignore_index (0 when there are none)
+  sum,   // summed; divide by your own token count (gradient accumulation over micro-batches)
+};
+struct CrossEntropyOptions {
+  std::int32_t ignore_index = -100;
+  Reduction reduction = Reduction::mean;
+  // Rows of logits computed at a time; 0 picks a chunk of about 4 MiB of logits.
+  std::int64_t chunk_rows = 0;
+};
+// The language-model loss fused with the LM head: logits = hidden·lm_headᵀ are computed a
+// chunk of rows at a time (and again in backward), never [tokens × vocab] whole.
+// hidden: [..., dim] f32, lm_head: [vocab, dim], targets: [...] i32 -> scalar (shape []).
+Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& targets,
+                     const CrossEntropyOptions& options = {});
+
+// dtype conversion (f32, bf16, f16). Gradients flow back converted to the source dtype.
+Tensor cast(const Tensor& x, DType dtype);
+
+// Same storage, new shape (one dimension may be -1).
+Tensor reshape(const Tensor& x, const Shape& shape);
+
+// Sum of all elements -> scalar. (Mostly for tests and losses.)
+Tensor sum(const Tensor& x);
+
+}  // namespace ft::ops

@@ -1,0 +1,145 @@
+// The language-model loss fused with the LM head, a chunk of rows at a time:
+//   logits = h · Wᵀ  ([rows, vocab], one chunk only ever alive)
+//   loss_r = lse_r - logits[r, target_r]
+//   dlogits = scale * (softmax - onehot);  dh = dlogits · W;  dW += dlogitsᵀ · h
+// The backward recomputes each chunk's logits rather than keeping [tokens × vocab].
+#include <algorithm>
+
+#include "ops_common.hpp"
+
+namespace ft::ops {
+
+using detail::require;
+
+namespace {
+
+std::int64_t pick_chunk_rows(std::int64_t requested, std::int64_t rows, std::int64_t vocab) {
+  constexpr std::int64_t kChunkBytes = 4 << 20;
+  const std::int64_t chunk = requested > 0 ? requested : kChunkBytes / (4 * std::max<std::int64_t>(vocab, 1));
+  return std::clamp<std::int64_t>(chunk, 1, std::max<std::int64_t>(rows, 1));
+}
+
+// logits[n, vocab] = h[row0 : row0 + n] · Wᵀ
+void chunk_logits(Backend& be, const Tensor& hidden, const Tensor& head, std::int64_t row0,
+                  std::int64_t n, const Tensor& logits) {
+  const std::int64_t dim = head.dim(1);
+  GemmArgs g;
+  g.a = hidden.f32() + row0 * dim;
+  g.b = head.data();
+  g.b_dtype = head.dtype();
+  g.trans_b = true;
+  g.c = logits.f32();
+  g.m = n, g.n = head.dim(0), g.k = dim;
+  be.gemm(g);
+}
+
+class CrossEntropyNode : public Node {
+ public:
+  CrossEntropyNode(Tensor hidden, Tensor head, Tensor targets, Tensor lse, std::int64_t chunk,
+                   double divisor, std::int32_t ignore_index)
+      : hidden_(std::move(hidden)), head_(std::move(head)), targets_(std::move(targets)),
+        lse_(std::move(lse)), chunk_(chunk), divisor_(divisor), ignore_index_(ignore_index) {}
+  std::string_view name() const override { return "cross_entropy"; }
+
+  std::vector<Tensor> backward(const Tensor& d_loss) override {
+    Backend& be = d_loss.backend();
+    const std::int64_t vocab = head_.dim(0), dim = head_.dim(1);
+    const std::int64_t rows = hidden_.numel() / dim;
+    const float grad_scale = divisor_ > 0 ? static_cast<float>(d_loss.item() / divisor_) : 0.0f;
+    Tensor dh = needs_grad(0) ? detail::empty_f32(hidden_.shape(), be) : Tensor();
+    detail::GradTarget dw;
+    if (needs_grad(1)) dw = detail::grad_target(*this, 1, head_.shape(), be);
+    Tensor logits = detail::empty_f32({chunk_, vocab}, be);
+    for (std::int64_t row0 = 0; row0 < rows; row0 += chunk_) {
+      const std::int64_t n = std::min(chunk_, rows - row0);
+      chunk_logits(be, hidden_, head_, row0, n, logits);
+      CrossEntropyBackwardArgs xb;
+      xb.logits = logits.f32();
+      xb.lse = lse_.f32() + row0;
+      xb.targets = targets_.i32() + row0;
+      xb.rows = n, xb.vocab = vocab;
+      xb.ignore_index = ignore_index_;
+      xb.grad_scale = grad_scale;
+      be.cross_entropy_backward(xb);
+      if (dh.defined()) {
+        GemmArgs g;  // dh[n, dim] = dlogits[n, vocab] · W[vocab, dim]
+        g.a = logits.f32();
+        g.b = head_.data();
+        g.b_dtype = head_.dtype();
+        g.c = dh.f32() + row0 * dim;
+        g.m = n, g.n = dim, g.k = vocab;
+        be.gemm(g);
+      }
+      if (dw.tensor.defined()) {
+        GemmArgs g;  // dW[vocab, dim] += dlogits[n, vocab]ᵀ · h[n, dim]
+        g.a = logits.f32();
+        g.trans_a = true;
+        g.b = hidden_.f32() + row0 * dim;
+        g.c = dw.tensor.f32();
+        g.m = vocab, g.n = dim, g.k = n;
+        g.accumulate = dw.accumulate || row0 > 0;
+        be.gemm(g);
+      }
+    }
+    return {dh, needs_grad(1) && dw.fresh() ? dw.tensor : Tensor(), Tensor()};
+  }
+  void release() override { hidden_ = head_ = targets_ = lse_ = Tensor(); }
+
+ private:
+  Tensor hidden_, head_, targets_, lse_;
+  std::int64_t chunk_;
+  double divisor_;
+  std::int32_t ignore_index_;
+};
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& targets,
+                     const CrossEntropyOptions& options) {
+  constexpr std::string_view op = "cross_entropy";
+  detail::require_dtype(hidden, DType::f32, op, "hidden");
+  detail::require_weight(lm_head, op, "lm_head");
+  detail::require_dtype(targets, DType::i32, op, "targets");
+  detail::require_same_backend(hidden, lm_head, op);
+  require(lm_head.ndim() == 2 && hidden.ndim() >= 1 && hidden.dim(-1) == lm_head.dim(1), op,
+          "hidden {} does not match lm_head {}", shape_str(hidden.shape()), shape_str(lm_head.shape()));
+  const std::int64_t vocab = lm_head.dim(0), dim = lm_head.dim(1);
+  const std::int64_t rows = hidden.numel() / std::max<std::int64_t>(dim, 1);
+  require(targets.numel() == rows, op, "{} targets for {} rows of hidden {}", targets.numel(), rows,
+          shape_str(hidden.shape()));
+  Backend& be = hidden.backend();
+  const std::int64_t chunk = pick_chunk_rows(options.chunk_rows, rows, vocab);
+
+  Tensor loss_rows = detail::empty_f32({rows}, be);
+  Tensor lse = detail::empty_f32({rows}, be);
+  Tensor logits = detail::empty_f32({chunk, vocab}, be);
+  for (std::int64_t row0 = 0; row0 < rows; row0 += chunk) {
+    const std::int64_t n = std::min(chunk, rows - row0);
+    chunk_logits(be, hidden, lm_head, row0, n, logits);
+    CrossEntropyForwardArgs xf;
+    xf.logits = logits.f32();
+    xf.targets = targets.i32() + row0;
+    xf.loss = loss_rows.f32() + row0;
+    xf.lse = lse.f32() + row0;
+    xf.rows = n, xf.vocab = vocab;
+    xf.ignore_index = options.ignore_index;
+    be.cross_entropy_forward(xf);
+  }
+  logits = Tensor();
+
+  double divisor = 1.0;
+  if (options.reduction == Reduction::mean) {
+    const std::vector<std::int32_t> host_targets = targets.to_ints();
+    divisor = static_cast<double>(std::count_if(host_targets.begin(), host_targets.end(),
+                                                [&](std::int32_t t) { return t != options.ignore_index; }));
+  }
+  const double total = rows ? be.sum(loss_rows.f32(), rows) : 0.0;
+  const float loss_value = divisor > 0 ? static_cast<float>(total / divisor) : 0.0f;
+  Tensor loss = Tensor::from_vector({loss_value}, {}, be);
+  if (!any_requires_grad({&hidden, &lm_head})) return loss;
+  auto node = std::make_shared<CrossEntropyNode>(hidden, lm_head, targets, lse, chunk, divisor,
+                                                 options.ignore_index);
+  return detail::record(loss, node, {&hidden, &lm_head, &targets});
+}
+
+}  // namespace ft::ops

@@ -1,0 +1,206 @@
+// linear and matmul: the GEMM ops. Forward and backward side by side.
+#include "ops_common.hpp"
+
+namespace ft::ops {
+
+using detail::require;
+
+namespace {
+
+// y[rows, out] = x[rows, in] · W[out, in]ᵀ + b[out]
+//   dx[rows, in] = dy[rows, out] · W[out, in]
+//   dW[out, in] += dy[rows, out]ᵀ · x[rows, in]   (skipped for a frozen W: LoRA's saving)
+//   db[out]     += sum_rows dy
+class LinearNode : public Node {
+ public:
+  // x is saved only when the weight's gradient needs it; its shape always is.
+  LinearNode(Tensor x, Shape x_shape, Tensor w, std::int64_t rows)
+      : x_(std::move(x)), x_shape_(std::move(x_shape)), w_(std::move(w)), rows_(rows) {}
+  std::string_view name() const override { return "linear"; }
+
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    Backend& be = dy.backend();
+    const std::int64_t in = w_.dim(1), out = w_.dim(0);
+    std::vector<Tensor> grads(3);
+    if (needs_grad(0)) {
+      Tensor dx = detail::empty_f32(x_shape_, be);
+      GemmArgs g;
+      g.a = dy.f32();
+      g.b = w_.data();
+      g.b_dtype = w_.dtype();
+      g.c = dx.f32();
+      g.m = rows_, g.n = in, g.k = out;
+      be.gemm(g);
+      grads[0] = dx;
+    }
+    if (needs_grad(1)) {
+      detail::GradTarget dw = detail::grad_target(*this, 1, w_.shape(), be);
+      GemmArgs g;
+      g.a = dy.f32();
+      g.trans_a = true;  // dy stored [rows, out] = [K, M]
+      g.b = x_.f32();    // x stored [rows, in] = [K, N]
+      g.c = dw.tensor.f32();
+      g.m = out, g.n = in, g.k = rows_;
+      g.accumulate = dw.accumulate;
+      be.gemm(g);
+      if (dw.fresh()) grads[1] = dw.tensor;
+    }
+    if (needs_grad(2)) {
+      detail::GradTarget db = detail::grad_target(*this, 2, {out}, be);
+      SumRowsArgs s;
+      s.x = dy.f32();
+      s.out = db.tensor.f32();
+      s.rows = rows_, s.cols = out;
+      s.accumulate = db.accumulate;
+      be.sum_rows(s);
+      if (db.fresh()) grads[2] = db.tensor;
+    }
+    return grads;
+  }
+  void release() override {
+    x_ = Tensor();
+    w_ = Tensor();
+  }
+
+ private:
+  Tensor x_;
+  Shape x_shape_;
+  Tensor w_;
+  std::int64_t rows_;
+};
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  constexpr std::string_view op = "linear";
+  detail::require_dtype(x, DType::f32, op, "input");
+  detail::require_weight(weight, op, "weight");
+  detail::require_same_backend(x, weight, op);
+  require(weight.ndim() == 2, op, "weight must be [out, in], found shape {}", shape_str(weight.shape()));
+  require(x.ndim() >= 1 && x.dim(-1) == weight.dim(1), op,
+          "input {} does not match weight {}: the last dimension must be {}", shape_str(x.shape()),
+          shape_str(weight.shape()), weight.dim(1));
+  const std::int64_t in = weight.dim(1), out = weight.dim(0);
+  const std::int64_t rows = x.numel() / std::max<std::int64_t>(in, 1);
+  if (bias.defined()) {
+    detail::require_weight(bias, op, "bias");
+    require(bias.ndim() == 1 && bias.dim(0) == out, op, "bias must be [{}], found {}", out,
+            shape_str(bias.shape()));
+  }
+  Backend& be = x.backend();
+  Tensor y = detail::empty_f32(detail::with_last(x.shape(), out), be);
+  GemmArgs g;
+  g.a = x.f32();
+  g.b = weight.data();
+  g.b_dtype = weight.dtype();
+  g.trans_b = true;  // HF weight [out, in] read as Wᵀ
+  g.c = y.f32();
+  g.m = rows, g.n = out, g.k = in;
+  be.gemm(g);
+  if (bias.defined()) {
+    BiasAddArgs b;
+    b.x = y.f32();
+    b.bias = bias.data();
+    b.bias_dtype = bias.dtype();
+    b.rows = rows, b.cols = out;
+    be.bias_add(b);
+  }
+  if (!any_requires_grad({&x, &weight, &bias})) return y;
+  Tensor saved_x = weight.requires_grad() ? x : Tensor();
+  auto node = std::make_shared<LinearNode>(saved_x, x.shape(), weight, rows);
+  return detail::record(y, node, {&x, &weight, &bias});
+}
+
+namespace {
+
+// c[b, M, N] = a[b, M, K] · bm[b, K, N]   (bm shared by every b when broadcast)
+//   da = dc · bmᵀ;  dbm = aᵀ · dc  (summed over b when broadcast)
+class MatmulNode : public Node {
+ public:
+  MatmulNode(Tensor a, Tensor b, std::int64_t batch, bool broadcast_b)
+      : a_(std::move(a)), b_(std::move(b)), batch_(batch), broadcast_b_(broadcast_b) {}
+  std::string_view name() const override { return "matmul"; }
+
+  std::vector<Tensor> backward(const Tensor& dc) override {
+    Backend& be = dc.backend();
+    const std::int64_t m = a_.dim(-2), k = a_.dim(-1), n = b_.dim(-1);
+    std::vector<Tensor> grads(2);
+    if (needs_grad(0)) {
+      Tensor da = detail::empty_f32(a_.shape(), be);
+      GemmArgs g;
+      g.a = dc.f32();
+      g.b = b_.f32();
+      g.trans_b = true;  // b stored [K, N] = [N', K'] for this product
+      g.c = da.f32();
+      g.m = m, g.n = k, g.k = n;
+      g.batch = batch_;
+      g.stride_a = m * n, g.stride_b = broadcast_b_ ? 0 : k * n, g.stride_c = m * k;
+      be.gemm(g);
+      grads[0] = da;
+    }
+    if (needs_grad(1)) {
+      Tensor db = detail::empty_f32(b_.shape(), be);
+      GemmArgs g;
+      g.a = a_.f32();
+      g.trans_a = true;  // a stored [M, K] = [K', M']
+      g.b = dc.f32();
+      g.c = db.f32();
+      if (broadcast_b_) {
+        // Sum over the batch by treating it as one tall product: [batch*M, K]ᵀ · [batch*M, N].
+        g.m = k, g.n = n, g.k = batch_ * m;
+      } else {
+        g.m = k, g.n = n, g.k = m;
+        g.batch = batch_;
+        g.stride_a = m * k, g.stride_b = m * n, g.stride_c = k * n;
+      }
+      be.gemm(g);
+      grads[1] = db;
+    }
+    return grads;
+  }
+  void release() override {
+    a_ = Tensor();
+    b_ = Tensor();
+  }
+
+ private:
+  Tensor a_, b_;
+  std::int64_t batch_;
+  bool broadcast_b_;
+};
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  constexpr std::string_view op = "matmul";
+  detail::require_dtype(a, DType::f32, op, "a");
+  detail::require_dtype(b, DType::f32, op, "b");
+  detail::require_same_backend(a, b, op);
+  require(a.ndim() >= 2 && b.ndim() >= 2, op, "needs matrices, found {} and {}",
+          shape_str(a.shape()), shape_str(b.shape()));
+  const std::int64_t m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
+  require(b.dim(-2) == k, op, "inner dimensions differ: {} · {}", shape_str(a.shape()),
+          shape_str(b.shape()));
+  const Shape a_batch(a.shape().begin(), a.shape().end() - 2);
+  const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
+  const bool broadcast_b = b.ndim() == 2;
+  require(broadcast_b || a_batch == b_batch, op, "batch dimensions differ: {} · {}",
+          shape_str(a.shape()), shape_str(b.shape()));
+  const std::int64_t batch = shape_numel(a_batch);
+  Shape out_shape = a_batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor c = detail::empty_f32(out_shape, a.backend());
+  GemmArgs g;
+  g.a = a.f32();
+  g.b = b.f32();
+  g.c = c.f32();
+  g.m = m, g.n = n, g.k = k;
+  g.batch = batch;
+  g.stride_a = m * k, g.stride_b = broadcast_b ? 0 : k * n, g.stride_c = m * n;
+  a.backend().gemm(g);
+  if (!any_requires_grad({&a, &b})) return c;
+  return detail::record(c, std::make_shared<MatmulNode>(a, b, batch, broadcast_b), {&a, &b});
+}
+
+}  // namespace ft::ops

@@ -1,0 +1,70 @@
+// Backends for tests: the real CPU backend, and a decorator that counts kernel calls
+// (to show that work which should be pruned is never launched).
+#pragma once
+
+#include <memory>
+
+#include "backends/cpu/cpu_backend.hpp"
+#include "ftengine/backend.hpp"
+
+namespace ft::testing {
+
+// One CPU backend for the whole test binary.
+inline Backend& cpu() {
+  static backends::cpu::CpuBackend backend;
+  return backend;
+}
+
+// Forwards every call to `inner`, counting GEMMs.
+class CountingBackend : public Backend {
+ public:
+  explicit CountingBackend(Backend& inner) : inner_(inner) {}
+  int gemm_calls = 0;
+
+  std::string name() const override { return "counting(" + inner_.name() + ")"; }
+  DeviceInfo probe() override { return inner_.probe(); }
+  void set_threads(int threads) override { inner_.set_threads(threads); }
+  void* allocate(std::size_t bytes) override { return inner_.allocate(bytes); }
+  void deallocate(void* p, std::size_t bytes) override { inner_.deallocate(p, bytes); }
+  void copy_from_host(void* d, const void* s, std::size_t n) override { inner_.copy_from_host(d, s, n); }
+  void copy_to_host(void* d, const void* s, std::size_t n) override { inner_.copy_to_host(d, s, n); }
+  void copy(void* d, const void* s, std::size_t n) override { inner_.copy(d, s, n); }
+  void fill_zero(void* d, std::size_t n) override { inner_.fill_zero(d, n); }
+  void synchronize() override { inner_.synchronize(); }
+  MemoryStats memory_stats() override { return inner_.memory_stats(); }
+  void reset_peak_memory() override { inner_.reset_peak_memory(); }
+  void release_cached_memory() override { inner_.release_cached_memory(); }
+  void gemm(const GemmArgs& a) override {
+    ++gemm_calls;
+    inner_.gemm(a);
+  }
+  void embedding_forward(const EmbeddingForwardArgs& a) override { inner_.embedding_forward(a); }
+  void embedding_backward(const EmbeddingBackwardArgs& a) override { inner_.embedding_backward(a); }
+  void rmsnorm_forward(const RmsNormForwardArgs& a) override { inner_.rmsnorm_forward(a); }
+  void rmsnorm_backward(const RmsNormBackwardArgs& a) override { inner_.rmsnorm_backward(a); }
+  void rope(const RopeArgs& a) override { inner_.rope(a); }
+  void attention_forward(const AttentionForwardArgs& a) override { inner_.attention_forward(a); }
+  void attention_backward(const AttentionBackwardArgs& a) override { inner_.attention_backward(a); }
+  void swiglu_forward(const SwigluForwardArgs& a) override { inner_.swiglu_forward(a); }
+  void swiglu_backward(const SwigluBackwardArgs& a) override { inner_.swiglu_backward(a); }
+  void cross_entropy_forward(const CrossEntropyForwardArgs& a) override { inner_.cross_entropy_forward(a); }
+  void cross_entropy_backward(const CrossEntropyBackwardArgs& a) override { inner_.cross_entropy_backward(a); }
+  void binary(const BinaryArgs& a) override { inner_.binary(a); }
+  void axpby(const AxpbyArgs& a) override { inner_.axpby(a); }
+  void bias_add(const BiasAddArgs& a) override { inner_.bias_add(a); }
+  void sum_rows(const SumRowsArgs& a) override { inner_.sum_rows(a); }
+  void cast(const CastArgs& a) override { inner_.cast(a); }
+  void dropout(const DropoutArgs& a) override { inner_.dropout(a); }
+  void adamw_step(const AdamWStepArgs& a) override { inner_.adamw_step(a); }
+  void sgd_step(const SgdStepArgs& a) override { inner_.sgd_step(a); }
+  double sum(const float* x, std::int64_t n) override { return inner_.sum(x, n); }
+  double sum_squares(const float* x, std::int64_t n) override { return inner_.sum_squares(x, n); }
+  std::int64_t count_nonfinite(const float* x, std::int64_t n) override {
+    return inner_.count_nonfinite(x, n);
+  }
+
+ private:
+  Backend& inner_;
+};
+
+}  // namespace ft::testing

@@ -1,0 +1,205 @@
+// GEMM through oneDNN against a double-precision triple loop: every combination of
+// transposes, accumulate, alpha, batching, broadcast (stride 0) and padded strides, and
+// bf16/f16 B; plus the primitive cache.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "ftengine/dtype.hpp"
+#include "ftengine/error.hpp"
+#include "test_util.hpp"
+
+namespace ft::backends::cpu::test {
+namespace {
+
+struct Problem {
+  std::int64_t m, n, k, batch;
+  std::int64_t stride_a, stride_b, stride_c;
+  bool trans_a, trans_b, accumulate;
+  float alpha;
+};
+
+std::int64_t extent(std::int64_t batch, std::int64_t stride, std::int64_t matrix) {
+  return (batch - 1) * stride + matrix;
+}
+
+// C_b = alpha op(A_b) op(B_b) (+ C_b), item after item, in double.
+std::vector<double> reference(const Problem& p, const std::vector<float>& a,
+                              const std::vector<float>& b, const std::vector<float>& c0) {
+  std::vector<double> c(c0.begin(), c0.end());
+  for (std::int64_t bi = 0; bi < p.batch; ++bi) {
+    const float* A = a.data() + bi * p.stride_a;
+    const float* B = b.data() + bi * p.stride_b;
+    double* C = c.data() + bi * p.stride_c;
+    for (std::int64_t i = 0; i < p.m; ++i) {
+      for (std::int64_t j = 0; j < p.n; ++j) {
+        double s = 0.0;
+        for (std::int64_t q = 0; q < p.k; ++q) {
+          const double x = p.trans_a ? A[q * p.m + i] : A[i * p.k + q];
+          const double y = p.trans_b ? B[j * p.k + q] : B[q * p.n + j];
+          s += x * y;
+        }
+        C[i * p.n + j] = p.alpha * s + (p.accumulate ? C[i * p.n + j] : 0.0);
+      }
+    }
+  }
+  return c;
+}
+
+GemmArgs args_for(const Problem& p, const float* a, const void* b, DType b_dtype, float* c) {
+  GemmArgs g;
+  g.a = a;
+  g.b = b;
+  g.c = c;
+  g.b_dtype = b_dtype;
+  g.trans_a = p.trans_a;
+  g.trans_b = p.trans_b;
+  g.m = p.m;
+  g.n = p.n;
+  g.k = p.k;
+  g.batch = p.batch;
+  g.stride_a = p.stride_a;
+  g.stride_b = p.stride_b;
+  g.stride_c = p.stride_c;
+  g.alpha = p.alpha;
+  g.accumulate = p.accumulate;
+  return g;
+}
+
+std::string describe(const Problem& p) {
+  return "m=" + std::to_string(p.m) + " n=" + std::to_string(p.n) + " k=" + std::to_string(p.k) +
+         " batch=" + std::to_string(p.batch) + " strides=" + std::to_string(p.stride_a) + "," +
+         std::to_string(p.stride_b) + "," + std::to_string(p.stride_c) +
+         " trans_a=" + std::to_string(p.trans_a) + " trans_b=" + std::to_string(p.trans_b) +
+         " accumulate=" + std::to_string(p.accumulate) + " alpha=" + std::to_string(p.alpha);
+}
+
+// Runs p with f32 B and checks it against the reference.
+void check_f32(const Problem& p, std::uint32_t seed) {
+  SCOPED_TRACE(describe(p));
+  const auto a = random_vector(extent(p.batch, p.stride_a, p.m * p.k), seed);
+  const auto b = random_vector(extent(p.batch, p.stride_b, p.k * p.n), seed + 1);
+  const auto c0 = random_vector(extent(p.batch, p.stride_c, p.m * p.n), seed + 2);
+  std::vector<float> c = c0;
+  backend().gemm(args_for(p, a.data(), b.data(), DType::f32, c.data()));
+  EXPECT_TRUE(all_close(c, reference(p, a, b, c0), 1e-5, 1e-5));
+}
+
+TEST(CpuGemm, AllTransposeAccumulateAlphaAndBatchLayouts) {
+  const std::int64_t m = 13, n = 29, k = 37, mk = m * k, kn = k * n, mn = m * n;
+  struct Layout {
+    const char* name;
+    std::int64_t batch, sa, sb, sc;
+  };
+  const Layout layouts[] = {
+      {"single", 1, 0, 0, 0},
+      {"packed", 3, mk, kn, mn},
+      {"broadcast A", 3, 0, kn, mn},
+      {"broadcast B", 3, mk, 0, mn},
+      {"padded", 3, mk + 5, kn + 3, mn + 7},
+      {"overlapping A", 3, k, kn, mn},  // items share rows: oneDNN may refuse, then per item
+  };
+  std::uint32_t seed = 1;
+  for (const Layout& layout : layouts) {
+    SCOPED_TRACE(layout.name);
+    for (bool trans_a : {false, true}) {
+      for (bool trans_b : {false, true}) {
+        for (bool accumulate : {false, true}) {
+          for (float alpha : {1.0f, -0.5f}) {
+            check_f32(Problem{m, n, k, layout.batch, layout.sa, layout.sb, layout.sc, trans_a,
+                              trans_b, accumulate, alpha},
+                      seed += 3);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuGemm, LargerShapesThatSpanSeveralBlocks) {
+  check_f32(Problem{67, 130, 150, 1, 0, 0, 0, false, true, false, 1.0f}, 100);
+  check_f32(Problem{130, 67, 201, 2, 130 * 201, 0, 130 * 67, true, false, true, 0.25f}, 200);
+}
+
+TEST(CpuGemm, SharedOutputRunsItemsInOrder) {
+  // stride_c = 0: every item writes the same C; with accumulate they all add up.
+  check_f32(Problem{5, 6, 7, 4, 35, 42, 0, false, false, true, 1.0f}, 300);
+  check_f32(Problem{5, 6, 7, 4, 35, 42, 0, true, true, false, 2.0f}, 310);
+}
+
+TEST(CpuGemm, EmptyInnerDimensionZeroesOrKeepsC) {
+  std::vector<float> c(12, 3.0f);
+  const float a = 0.0f, b = 0.0f;
+  GemmArgs g;
+  g.a = &a;
+  g.b = &b;
+  g.c = c.data();
+  g.m = 3;
+  g.n = 4;
+  g.k = 0;
+  g.accumulate = true;
+  backend().gemm(g);
+  EXPECT_EQ(c, std::vector<float>(12, 3.0f));
+  g.accumulate = false;
+  backend().gemm(g);
+  EXPECT_EQ(c, std::vector<float>(12, 0.0f));
+}
+
+TEST(CpuGemm, HalfPrecisionBIsWidenedExactly) {
+  const std::int64_t m = 11, n = 19, k = 23;
+  for (DType dtype : {DType::bf16, DType::f16}) {
+    for (bool trans_b : {false, true}) {
+      for (std::int64_t stride_b : {std::int64_t{0}, k * n + 4}) {
+        const Problem p{m, n, k, 3, m * k, stride_b, m * n, false, trans_b, true, 0.5f};
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " " + describe(p));
+        const auto a = random_vector(extent(p.batch, p.stride_a, m * k), 7);
+        auto b = random_vector(extent(p.batch, p.stride_b, k * n), 8);
+        std::vector<std::uint16_t> b_half(b.size());
+        for (std::size_t i = 0; i < b.size(); ++i) {
+          b_half[i] = dtype == DType::bf16 ? f32_to_bf16(b[i]) : f32_to_f16(b[i]);
+          b[i] = dtype == DType::bf16 ? bf16_to_f32(b_half[i]) : f16_to_f32(b_half[i]);
+        }
+        const auto c0 = random_vector(extent(p.batch, p.stride_c, m * n), 9);
+        std::vector<float> c = c0;
+        backend().gemm(args_for(p, a.data(), b_half.data(), dtype, c.data()));
+        EXPECT_TRUE(all_close(c, reference(p, a, b, c0), 1e-5, 1e-5));
+      }
+    }
+  }
+}
+
+TEST(CpuGemm, RepeatedShapeReusesItsPrimitiveAndGivesTheSameResult) {
+  ThreadsGuard guard;
+  const Problem p{31, 17, 45, 2, 31 * 45, 17 * 45, 31 * 17, false, true, false, 1.0f};
+  const auto a = random_vector(2 * 31 * 45, 11), b = random_vector(2 * 17 * 45, 12);
+  const auto expected = reference(p, a, b, std::vector<float>(2 * 31 * 17));
+  std::vector<float> c1(2 * 31 * 17), c2(2 * 31 * 17);
+  backend().gemm(args_for(p, a.data(), b.data(), DType::f32, c1.data()));
+  const std::size_t primitives = backend().cached_gemm_primitives();
+  backend().gemm(args_for(p, a.data(), b.data(), DType::f32, c2.data()));
+  EXPECT_EQ(backend().cached_gemm_primitives(), primitives);
+  EXPECT_EQ(c1, c2);
+  EXPECT_TRUE(all_close(c1, expected, 1e-5, 1e-5));
+
+  // Another thread count is another primitive, still correct.
+  backend().set_threads(backend().threads() == 1 ? 2 : 1);
+  std::vector<float> c3(2 * 31 * 17);
+  backend().gemm(args_for(p, a.data(), b.data(), DType::f32, c3.data()));
+  EXPECT_EQ(backend().cached_gemm_primitives(), primitives + 1);
+  EXPECT_TRUE(all_close(c3, expected, 1e-5, 1e-5));
+}
+
+TEST(CpuGemm, RejectsAnIntegerB) {
+  std::vector<float> a(4), c(4);
+  std::vector<std::int32_t> b(4);
+  GemmArgs g;
+  g.a = a.data();
+  g.b = b.data();
+  g.c = c.data();
+  g.b_dtype = DType::i32;
+  g.m = g.n = g.k = 2;
+  EXPECT_THROW(backend().gemm(g), ft::Error);
+}
+
+}  // namespace
+}  // namespace ft::backends::cpu::test

@@ -1,0 +1,79 @@
+// Fused AdamW and SGD steps against scalar double-precision references over several steps.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "ftengine/error.hpp"
+#include "test_util.hpp"
+
+namespace ft::backends::cpu::test {
+namespace {
+
+TEST(CpuOptimizer, AdamWMatchesTheScalarReferenceOverSeveralSteps) {
+  const std::int64_t n = 20011;
+  std::vector<float> p = random_vector(n, 41), m(n, 0.0f), v(n, 0.0f);
+  std::vector<double> pr(p.begin(), p.end()), mr(n, 0.0), vr(n, 0.0);
+  const float lr = 1e-2f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f;
+  for (std::int64_t step = 1; step <= 5; ++step) {
+    const auto g = random_vector(n, 100 + static_cast<std::uint32_t>(step), -2.0f, 2.0f);
+    backend().adamw_step({p.data(), g.data(), m.data(), v.data(), n, lr, b1, b2, eps, wd, step});
+    for (std::int64_t i = 0; i < n; ++i) {
+      mr[i] = b1 * mr[i] + (1.0 - b1) * g[i];
+      vr[i] = b2 * vr[i] + (1.0 - b2) * double(g[i]) * g[i];
+      pr[i] -= double(lr) * wd * pr[i];
+      const double mhat = mr[i] / (1.0 - std::pow(double(b1), step));
+      const double vhat = vr[i] / (1.0 - std::pow(double(b2), step));
+      pr[i] -= lr * mhat / (std::sqrt(vhat) + eps);
+    }
+    SCOPED_TRACE("step " + std::to_string(step));
+    ASSERT_TRUE(all_close(m, mr, 1e-5, 1e-7));
+    ASSERT_TRUE(all_close(v, vr, 1e-5, 1e-7));
+    ASSERT_TRUE(all_close(p, pr, 1e-5, 1e-6));
+  }
+  EXPECT_THROW(
+      backend().adamw_step({p.data(), p.data(), m.data(), v.data(), n, lr, b1, b2, eps, wd, 0}),
+      ft::Error);
+}
+
+TEST(CpuOptimizer, SgdWithAndWithoutMomentumAndNesterov) {
+  const std::int64_t n = 20011;
+  struct Case {
+    float momentum;
+    bool nesterov;
+    float weight_decay;
+  };
+  for (const Case& c :
+       {Case{0.0f, false, 0.01f}, Case{0.9f, false, 0.0f}, Case{0.9f, true, 0.05f}}) {
+    SCOPED_TRACE("momentum " + std::to_string(c.momentum) + " nesterov " +
+                 std::to_string(c.nesterov));
+    std::vector<float> p = random_vector(n, 51),
+                       buf(n, 123.0f);  // stale buffer: first step resets it
+    std::vector<double> pr(p.begin(), p.end()), br(n, 0.0);
+    const float lr = 0.05f;
+    for (int step = 0; step < 4; ++step) {
+      const auto g = random_vector(n, 200 + step);
+      backend().sgd_step({p.data(), g.data(), c.momentum > 0 ? buf.data() : nullptr, n, lr,
+                          c.momentum, c.weight_decay, c.nesterov, step == 0});
+      for (std::int64_t i = 0; i < n; ++i) {
+        double d = g[i] + double(c.weight_decay) * pr[i];
+        if (c.momentum > 0) {
+          br[i] = step == 0 ? d : c.momentum * br[i] + d;
+          d = c.nesterov ? d + c.momentum * br[i] : br[i];
+        }
+        pr[i] -= lr * d;
+      }
+      SCOPED_TRACE("step " + std::to_string(step));
+      ASSERT_TRUE(all_close(p, pr, 1e-5, 1e-6));
+      if (c.momentum > 0) {
+        ASSERT_TRUE(all_close(buf, br, 1e-5, 1e-6));
+      }
+    }
+  }
+  std::vector<float> p(4), g(4);
+  EXPECT_THROW(backend().sgd_step({p.data(), g.data(), nullptr, 4, 0.1f, 0.9f, 0.0f, false, true}),
+               ft::Error);
+}
+
+}  // namespace
+}  // namespace ft::backends::cpu::test
