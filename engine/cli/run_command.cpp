@@ -35,9 +35,8 @@ int run_command(const GlobalOptions& global, const RunOptions& options) {
 
   // 2. Plugins, then the backend.
   engine::PluginRegistry registry;
+  // (scan() logs each skipped file at debug level itself.)
   registry.scan(engine::plugin_search_path(global.plugin_dirs, job.engine.plugin_dirs));
-  for (const engine::SkippedPlugin& s : registry.skipped())
-    log::debug("plugins: skipped {}: {}", s.path.string(), s.reason);
 
   // select_backend probes and logs its choice (and, for "auto", why others were passed over).
   std::unique_ptr<Backend> backend = registry.select_backend(job.backend.plugin);

@@ -10,22 +10,13 @@
 
 #include <cmath>
 #include <functional>
-#include <random>
 #include <vector>
 
 #include "ftengine/autograd.hpp"
 #include "ftengine/tensor.hpp"
+#include "support/random.hpp"
 
 namespace ft::testing {
-
-inline std::vector<float> random_values(std::size_t n, std::uint32_t seed, float lo = -1.0f,
-                                        float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 inline Tensor random_tensor(const Shape& shape, Backend& backend, std::uint32_t seed,
                             float lo = -1.0f, float hi = 1.0f) {

@@ -7,8 +7,10 @@
 //
 //   FTENGINE_PLUGIN(backend, "cpu", "0.1.0", "oneDNN GEMM + OpenMP kernels", CpuBackend)
 //
-// where CpuBackend derives from the kind's interface (ft::Backend, ft::Model,
-// ft::Adapter, ft::Optimizer) and is default-constructible.
+// KIND is a bare word (backend, model, adapter, optimizer), turned into a string as
+// written, so it cannot come from another macro. CpuBackend derives from the kind's
+// interface (ft::Backend, ft::Model, ft::Adapter, ft::Optimizer) and is
+// default-constructible.
 //
 // ABI rule: within a major version the interfaces only grow at their end (new virtual
 // functions last, new struct fields last); anything else bumps kAbiMajor.

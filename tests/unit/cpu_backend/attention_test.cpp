@@ -36,10 +36,10 @@ struct Inputs {
 Inputs make_inputs(const Config& c, std::uint32_t seed) {
   const std::int64_t nq = c.batch * c.seq * c.q_heads * c.head_dim;
   const std::int64_t nkv = c.batch * c.seq * c.kv_heads * c.head_dim;
-  Inputs in{random_vector(nq, seed, -c.magnitude, c.magnitude),
-            random_vector(nkv, seed + 1),
-            random_vector(nkv, seed + 2),
-            random_vector(nq, seed + 3),
+  Inputs in{random_values(nq, seed, -c.magnitude, c.magnitude),
+            random_values(nkv, seed + 1),
+            random_values(nkv, seed + 2),
+            random_values(nq, seed + 3),
             {}};
   if (c.docs) {
     // Documents of 1 to 40 tokens, restarting per sequence; unsorted: ids cycle through 3.
@@ -212,9 +212,9 @@ TEST(CpuTileGemm, MatchesTheReferenceLoopForEdgeShapes) {
             const std::int64_t K = 19, lda = trans ? M + 3 : K + 2, ldb = N + 5, ldc = N + 1;
             SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) +
                          " trans=" + std::to_string(trans) + " acc=" + std::to_string(accumulate));
-            const auto A = random_vector((trans ? K : M) * lda, 1);
-            const auto B = random_vector(K * ldb, 2);
-            std::vector<float> C = random_vector(M * ldc, 3);
+            const auto A = random_values((trans ? K : M) * lda, 1);
+            const auto B = random_values(K * ldb, 2);
+            std::vector<float> C = random_values(M * ldc, 3);
             std::vector<double> expected(C.begin(), C.end());
             for (std::int64_t i = 0; i < M; ++i) {
               for (std::int64_t j = 0; j < N; ++j) {

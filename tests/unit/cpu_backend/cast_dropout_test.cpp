@@ -83,8 +83,8 @@ TEST(CpuCast, WideningIsExactForAllHalfAndBf16Values) {
 
 TEST(CpuCast, EveryPairMatchesTheScalarConversionsBitForBit) {
   const std::int64_t n = 50021;  // parallel path, with a partial last chunk
-  auto x = random_vector(n, 31, -70000.0f, 70000.0f);
-  const auto small = random_vector(n / 2, 32, -1e-4f, 1e-4f);  // f16 subnormal range
+  auto x = random_values(n, 31, -70000.0f, 70000.0f);
+  const auto small = random_values(n / 2, 32, -1e-4f, 1e-4f);  // f16 subnormal range
   std::copy(small.begin(), small.end(), x.begin());
   const auto h = narrow(x, DType::f16);
   const auto b = narrow(x, DType::bf16);
@@ -135,7 +135,7 @@ std::vector<float> run_dropout(const std::vector<float>& x, float p, std::uint64
 
 TEST(CpuDropout, MaskIsThePhiloxStreamScaledByKeepProbability) {
   const std::int64_t n = 200003;
-  const auto x = random_vector(n, 33, 0.5f, 1.5f);  // never 0, so a dropped element shows
+  const auto x = random_values(n, 33, 0.5f, 1.5f);  // never 0, so a dropped element shows
   const float p = 0.1f;
   const std::uint64_t seed = 0x1234567890abcdefull, offset = 1001;
   const auto out = run_dropout(x, p, seed, offset);
@@ -169,7 +169,7 @@ TEST(CpuDropout, OffsetAndSeedSelectDifferentMasksAlongOneStream) {
 }
 
 TEST(CpuDropout, ZeroAndOneProbabilities) {
-  const auto x = random_vector(1001, 34);
+  const auto x = random_values(1001, 34);
   EXPECT_EQ(run_dropout(x, 0.0f, 1, 0), x);
   EXPECT_EQ(run_dropout(x, 1.0f, 1, 0), std::vector<float>(x.size(), 0.0f));
   EXPECT_THROW(run_dropout(x, 1.5f, 1, 0), ft::Error);

@@ -77,9 +77,9 @@ std::string describe(const Problem& p) {
 // Runs p with f32 B and checks it against the reference.
 void check_f32(const Problem& p, std::uint32_t seed) {
   SCOPED_TRACE(describe(p));
-  const auto a = random_vector(extent(p.batch, p.stride_a, p.m * p.k), seed);
-  const auto b = random_vector(extent(p.batch, p.stride_b, p.k * p.n), seed + 1);
-  const auto c0 = random_vector(extent(p.batch, p.stride_c, p.m * p.n), seed + 2);
+  const auto a = random_values(extent(p.batch, p.stride_a, p.m * p.k), seed);
+  const auto b = random_values(extent(p.batch, p.stride_b, p.k * p.n), seed + 1);
+  const auto c0 = random_values(extent(p.batch, p.stride_c, p.m * p.n), seed + 2);
   std::vector<float> c = c0;
   backend().gemm(args_for(p, a.data(), b.data(), DType::f32, c.data()));
   EXPECT_TRUE(all_close(c, reference(p, a, b, c0), 1e-5, 1e-5));
@@ -152,14 +152,14 @@ TEST(CpuGemm, HalfPrecisionBIsWidenedExactly) {
       for (std::int64_t stride_b : {std::int64_t{0}, k * n + 4}) {
         const Problem p{m, n, k, 3, m * k, stride_b, m * n, false, trans_b, true, 0.5f};
         SCOPED_TRACE(std::string(dtype_name(dtype)) + " " + describe(p));
-        const auto a = random_vector(extent(p.batch, p.stride_a, m * k), 7);
-        auto b = random_vector(extent(p.batch, p.stride_b, k * n), 8);
+        const auto a = random_values(extent(p.batch, p.stride_a, m * k), 7);
+        auto b = random_values(extent(p.batch, p.stride_b, k * n), 8);
         std::vector<std::uint16_t> b_half(b.size());
         for (std::size_t i = 0; i < b.size(); ++i) {
           b_half[i] = dtype == DType::bf16 ? f32_to_bf16(b[i]) : f32_to_f16(b[i]);
           b[i] = dtype == DType::bf16 ? bf16_to_f32(b_half[i]) : f16_to_f32(b_half[i]);
         }
-        const auto c0 = random_vector(extent(p.batch, p.stride_c, m * n), 9);
+        const auto c0 = random_values(extent(p.batch, p.stride_c, m * n), 9);
         std::vector<float> c = c0;
         backend().gemm(args_for(p, a.data(), b_half.data(), dtype, c.data()));
         EXPECT_TRUE(all_close(c, reference(p, a, b, c0), 1e-5, 1e-5));
@@ -171,7 +171,7 @@ TEST(CpuGemm, HalfPrecisionBIsWidenedExactly) {
 TEST(CpuGemm, RepeatedShapeReusesItsPrimitiveAndGivesTheSameResult) {
   ThreadsGuard guard;
   const Problem p{31, 17, 45, 2, 31 * 45, 17 * 45, 31 * 17, false, true, false, 1.0f};
-  const auto a = random_vector(2 * 31 * 45, 11), b = random_vector(2 * 17 * 45, 12);
+  const auto a = random_values(2 * 31 * 45, 11), b = random_values(2 * 17 * 45, 12);
   const auto expected = reference(p, a, b, std::vector<float>(2 * 31 * 17));
   std::vector<float> c1(2 * 31 * 17), c2(2 * 31 * 17);
   backend().gemm(args_for(p, a.data(), b.data(), DType::f32, c1.data()));

@@ -55,7 +55,7 @@ TEST(CpuEmbedding, ForwardGathersRowsOfEveryTableType) {
   ids[5] = ids[6] = 49;
   for (DType dtype : kFloatTypes) {
     SCOPED_TRACE(dtype_name(dtype));
-    const Stored table = store_as(random_vector(vocab * dim, 1), dtype);
+    const Stored table = store_as(random_values(vocab * dim, 1), dtype);
     std::vector<float> out(n * dim, NAN);
     backend().embedding_forward({ids.data(), table.bytes.data(), dtype, out.data(), n, vocab, dim});
     std::vector<float> expected(n * dim);
@@ -71,8 +71,8 @@ TEST(CpuEmbedding, BackwardSumsRepeatedIds) {
     const std::int64_t vocab = 10, dim = 70;
     std::vector<std::int32_t> ids(n);
     for (std::int64_t t = 0; t < n; ++t) ids[t] = static_cast<std::int32_t>((t * t + 1) % 7);
-    const auto d_out = random_vector(n * dim, 2);
-    std::vector<float> d_table = random_vector(vocab * dim, 3);
+    const auto d_out = random_values(n * dim, 2);
+    std::vector<float> d_table = random_values(vocab * dim, 3);
     std::vector<double> expected(d_table.begin(), d_table.end());
     for (std::int64_t t = 0; t < n; ++t) {
       for (std::int64_t c = 0; c < dim; ++c) expected[ids[t] * dim + c] += d_out[t * dim + c];
@@ -113,10 +113,10 @@ void rmsnorm_reference(const std::vector<float>& x, const std::vector<float>& w,
 TEST(CpuRmsNorm, ForwardForEveryWeightType) {
   for (std::int64_t rows : {33, 300}) {
     const std::int64_t dim = 70;
-    const auto x = random_vector(rows * dim, 4, -2.0f, 2.0f);
+    const auto x = random_values(rows * dim, 4, -2.0f, 2.0f);
     for (DType dtype : kFloatTypes) {
       SCOPED_TRACE(std::string(dtype_name(dtype)) + " rows=" + std::to_string(rows));
-      const Stored w = store_as(random_vector(dim, 5, 0.5f, 1.5f), dtype);
+      const Stored w = store_as(random_values(dim, 5, 0.5f, 1.5f), dtype);
       std::vector<float> y(rows * dim), rstd(rows);
       backend().rmsnorm_forward(
           {x.data(), w.bytes.data(), dtype, y.data(), rstd.data(), rows, dim, 1e-5f});
@@ -131,15 +131,15 @@ TEST(CpuRmsNorm, ForwardForEveryWeightType) {
 TEST(CpuRmsNorm, BackwardMatchesTheFormulaAndFiniteDifferences) {
   for (std::int64_t rows : {9, 300}) {
     const std::int64_t dim = 70;
-    const auto x = random_vector(rows * dim, 6, -2.0f, 2.0f);
-    const auto dy = random_vector(rows * dim, 7);
+    const auto x = random_values(rows * dim, 6, -2.0f, 2.0f);
+    const auto dy = random_values(rows * dim, 7);
     for (DType dtype : kFloatTypes) {
       SCOPED_TRACE(std::string(dtype_name(dtype)) + " rows=" + std::to_string(rows));
-      const Stored w = store_as(random_vector(dim, 8, 0.5f, 1.5f), dtype);
+      const Stored w = store_as(random_values(dim, 8, 0.5f, 1.5f), dtype);
       std::vector<float> y(rows * dim), rstd(rows);
       backend().rmsnorm_forward(
           {x.data(), w.bytes.data(), dtype, y.data(), rstd.data(), rows, dim, 1e-5f});
-      std::vector<float> dx(rows * dim, NAN), dw = random_vector(dim, 9);
+      std::vector<float> dx(rows * dim, NAN), dw = random_values(dim, 9);
       const std::vector<float> dw0 = dw;
       backend().rmsnorm_backward({x.data(), w.bytes.data(), dtype, rstd.data(), dy.data(),
                                   dx.data(), dw.data(), rows, dim});
@@ -177,7 +177,7 @@ TEST(CpuRmsNorm, BackwardMatchesTheFormulaAndFiniteDifferences) {
     }
   }
   // Without d_weight, dx alone.
-  const auto x = random_vector(70, 10), dy = random_vector(70, 11);
+  const auto x = random_values(70, 10), dy = random_values(70, 11);
   std::vector<float> w(70, 1.0f), y(70), rstd(1), dx(70), dx2(70), dw(70, 0.0f);
   backend().rmsnorm_forward({x.data(), w.data(), DType::f32, y.data(), rstd.data(), 1, 70, 1e-6f});
   backend().rmsnorm_backward(
@@ -197,7 +197,7 @@ TEST(CpuRope, MatchesHuggingFaceRotateHalfAndInvertsExactlyEnough) {
   std::vector<std::int32_t> pos(n);
   for (std::int64_t t = 0; t < n; ++t)
     pos[t] = static_cast<std::int32_t>(t < 20 ? t : 4000 + 3 * t);
-  const auto x = random_vector(n * heads * hd, 12);
+  const auto x = random_values(n * heads * hd, 12);
   std::vector<float> out(x.size());
   backend().rope({x.data(), out.data(), pos.data(), inv_freq.data(), n, heads, hd, false});
   std::vector<double> expected(x.size());
@@ -229,11 +229,11 @@ TEST(CpuRope, MatchesHuggingFaceRotateHalfAndInvertsExactlyEnough) {
 
 TEST(CpuSwiglu, ForwardAndBackward) {
   const std::int64_t n = 20003;
-  auto g = random_vector(n, 13, -10.0f, 10.0f);
+  auto g = random_values(n, 13, -10.0f, 10.0f);
   g[0] = -100.0f;
   g[1] = 100.0f;
   g[2] = 0.0f;
-  const auto up = random_vector(n, 14), dout = random_vector(n, 15);
+  const auto up = random_values(n, 14), dout = random_values(n, 15);
   std::vector<float> out(n), dg(n), du(n);
   backend().swiglu_forward({g.data(), up.data(), out.data(), n});
   backend().swiglu_backward({g.data(), up.data(), dout.data(), dg.data(), du.data(), n});
@@ -253,7 +253,7 @@ TEST(CpuSwiglu, ForwardAndBackward) {
 
 TEST(CpuCrossEntropy, ForwardAndBackwardAreStableAndSkipIgnoredRows) {
   const std::int64_t rows = 7, vocab = 1003;
-  auto logits = random_vector(rows * vocab, 16, -30.0f, 30.0f);  // exp(30) alone is 1e13
+  auto logits = random_values(rows * vocab, 16, -30.0f, 30.0f);  // exp(30) alone is 1e13
   const std::vector<std::int32_t> targets = {0, 1002, -100, 500, 7, -100, 999};
   std::vector<float> loss(rows, NAN), lse(rows, NAN);
   backend().cross_entropy_forward(
@@ -285,7 +285,7 @@ TEST(CpuCrossEntropy, HugeLogitsDoNotOverflow) {
   // A row shifted by 10000 has the same loss and gradient; exp(10000) would be inf. The
   // shifted logits carry only ~1e-3 absolute precision in f32, hence the tolerance.
   const std::int64_t rows = 2, vocab = 517;
-  const auto logits = random_vector(rows * vocab, 17, -5.0f, 5.0f);
+  const auto logits = random_values(rows * vocab, 17, -5.0f, 5.0f);
   std::vector<float> shifted = logits;
   for (float& x : shifted) x += 10000.0f;
   const std::vector<std::int32_t> targets = {3, 516};
@@ -325,7 +325,7 @@ TEST(CpuCrossEntropy, TargetOutsideTheVocabularyNamesRowAndValue) {
 
 TEST(CpuElementwise, BinaryAddAndMulAlsoInPlace) {
   const std::int64_t n = 20011;
-  const auto a = random_vector(n, 17), b = random_vector(n, 18);
+  const auto a = random_values(n, 17), b = random_values(n, 18);
   std::vector<float> out(n);
   backend().binary({a.data(), b.data(), out.data(), n, BinaryOp::add});
   for (std::int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], a[i] + b[i]) << i;
@@ -336,8 +336,8 @@ TEST(CpuElementwise, BinaryAddAndMulAlsoInPlace) {
 
 TEST(CpuElementwise, AxpbyAndBetaZeroIgnoresNaN) {
   const std::int64_t n = 20011;
-  const auto x = random_vector(n, 19);
-  std::vector<float> y = random_vector(n, 20);
+  const auto x = random_values(n, 19);
+  std::vector<float> y = random_values(n, 20);
   const std::vector<float> y0 = y;
   backend().axpby({x.data(), y.data(), n, 2.0f, -0.5f});
   std::vector<double> expected(n);
@@ -350,18 +350,18 @@ TEST(CpuElementwise, AxpbyAndBetaZeroIgnoresNaN) {
 
 TEST(CpuElementwise, BiasAddForEveryBiasTypeAndSumRows) {
   const std::int64_t rows = 301, cols = 70;
-  const auto x0 = random_vector(rows * cols, 21);
+  const auto x0 = random_values(rows * cols, 21);
   for (DType dtype : kFloatTypes) {
     SCOPED_TRACE(dtype_name(dtype));
-    const Stored bias = store_as(random_vector(cols, 22), dtype);
+    const Stored bias = store_as(random_values(cols, 22), dtype);
     std::vector<float> x = x0;
     backend().bias_add({x.data(), bias.bytes.data(), dtype, rows, cols});
     for (std::int64_t i = 0; i < rows * cols; ++i)
       ASSERT_EQ(x[i], x0[i] + bias.values[i % cols]) << i;
   }
   for (std::int64_t c : {cols, std::int64_t{300}}) {  // one column block and several
-    const auto x = random_vector(rows * c, 23);
-    std::vector<float> out = random_vector(c, 24);
+    const auto x = random_values(rows * c, 23);
+    std::vector<float> out = random_values(c, 24);
     const std::vector<float> out0 = out;
     std::vector<double> sums(c, 0.0);
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -378,7 +378,7 @@ TEST(CpuElementwise, BiasAddForEveryBiasTypeAndSumRows) {
 
 TEST(CpuReductions, SumSumSquaresAndNonFiniteCount) {
   const std::int64_t n = 100003;
-  std::vector<float> x = random_vector(n, 25, -3.0f, 5.0f);
+  std::vector<float> x = random_values(n, 25, -3.0f, 5.0f);
   double s = 0.0, s2 = 0.0;
   for (float v : x) {
     s += v;

@@ -82,7 +82,7 @@ TEST(CpuAllocator, OutOfMemoryNamesTheSizeAndBadFreesAreCaught) {
 }
 
 TEST(CpuBackendBasics, HostCopiesAndFill) {
-  std::vector<float> src = random_vector(1000, 61), dst(1000, 0.0f), back(1000, 0.0f);
+  std::vector<float> src = random_values(1000, 61), dst(1000, 0.0f), back(1000, 0.0f);
   backend().copy_from_host(dst.data(), src.data(), 4000);
   EXPECT_EQ(dst, src);
   std::vector<float> other(1000);

@@ -12,11 +12,11 @@ namespace {
 
 TEST(CpuOptimizer, AdamWMatchesTheScalarReferenceOverSeveralSteps) {
   const std::int64_t n = 20011;
-  std::vector<float> p = random_vector(n, 41), m(n, 0.0f), v(n, 0.0f);
+  std::vector<float> p = random_values(n, 41), m(n, 0.0f), v(n, 0.0f);
   std::vector<double> pr(p.begin(), p.end()), mr(n, 0.0), vr(n, 0.0);
   const float lr = 1e-2f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f;
   for (std::int64_t step = 1; step <= 5; ++step) {
-    const auto g = random_vector(n, 100 + static_cast<std::uint32_t>(step), -2.0f, 2.0f);
+    const auto g = random_values(n, 100 + static_cast<std::uint32_t>(step), -2.0f, 2.0f);
     backend().adamw_step({p.data(), g.data(), m.data(), v.data(), n, lr, b1, b2, eps, wd, step});
     for (std::int64_t i = 0; i < n; ++i) {
       mr[i] = b1 * mr[i] + (1.0 - b1) * g[i];
@@ -47,12 +47,12 @@ TEST(CpuOptimizer, SgdWithAndWithoutMomentumAndNesterov) {
        {Case{0.0f, false, 0.01f}, Case{0.9f, false, 0.0f}, Case{0.9f, true, 0.05f}}) {
     SCOPED_TRACE("momentum " + std::to_string(c.momentum) + " nesterov " +
                  std::to_string(c.nesterov));
-    std::vector<float> p = random_vector(n, 51),
+    std::vector<float> p = random_values(n, 51),
                        buf(n, 123.0f);  // stale buffer: first step resets it
     std::vector<double> pr(p.begin(), p.end()), br(n, 0.0);
     const float lr = 0.05f;
     for (int step = 0; step < 4; ++step) {
-      const auto g = random_vector(n, 200 + step);
+      const auto g = random_values(n, 200 + step);
       backend().sgd_step({p.data(), g.data(), c.momentum > 0 ? buf.data() : nullptr, n, lr,
                           c.momentum, c.weight_decay, c.nesterov, step == 0});
       for (std::int64_t i = 0; i < n; ++i) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.hpp"
+#include "support/random.hpp"
 
 namespace ft::backends::cpu::test {
 
@@ -18,14 +19,7 @@ inline CpuBackend& backend() {
   return instance;
 }
 
-inline std::vector<float> random_vector(std::size_t n, std::uint32_t seed, float lo = -1.0f,
-                                        float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using ft::testing::random_values;
 
 // max_i |actual[i] - expected[i]| / (atol + rtol |expected[i]|) <= 1, with the worst index in
 // the failure message.
