@@ -5,12 +5,15 @@
 // on stderr and an exit code: 0 success, 2 bad input (ft::Error), 1 internal error.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace ft::cli {
+
+namespace po = boost::program_options;
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInternal = 1;
@@ -38,6 +41,28 @@ struct RunOptions {
 int validate_command(const GlobalOptions& global, const ValidateOptions& options);
 int plugins_command(const GlobalOptions& global, const PluginsOptions& options);
 int run_command(const GlobalOptions& global, const RunOptions& options);
+
+// One command of the CLI: its help text, its own options, and how it runs. Each command's
+// file defines its spec; main.cpp lists them.
+struct CommandSpec {
+  std::string_view name;
+  std::string_view synopsis;  // after "ftengine NAME", e.g. "JOB"
+  std::string_view summary;   // one line, for `ftengine --help`
+  std::string_view details;   // more help text for `ftengine NAME --help` (may be empty)
+  // Declares the command's options (shown in its help) and its positional arguments
+  // (declared in `hidden` and named in `positional`).
+  void (*declare)(po::options_description& options, po::options_description& hidden,
+                  po::positional_options_description& positional);
+  int (*run)(const GlobalOptions& global, const po::variables_map& args);
+};
+
+extern const CommandSpec kRunCommand;
+extern const CommandSpec kValidateCommand;
+extern const CommandSpec kPluginsCommand;
+
+// The value of a required argument, or an ft::Error saying how to give it.
+std::string required_argument(const po::variables_map& args, const char* name,
+                              const CommandSpec& command);
 
 // "ftengine 0.1.0"
 std::string_view version();

@@ -1,5 +1,6 @@
 // ftengine: the command line. Parses options, runs one command, maps failures to exit codes.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/program_options.hpp>
 #include <cctype>
@@ -18,8 +19,6 @@
 #include "ftengine/log.hpp"
 #include "ftengine/plugin.hpp"
 
-namespace po = boost::program_options;
-
 namespace ft::cli {
 
 std::string_view version() {
@@ -30,6 +29,14 @@ std::string_view version() {
 void print_error(std::string_view message) {
   const std::string line = fmt::format("ftengine: error: {}\n", message);
   std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+std::string required_argument(const po::variables_map& args, const char* name,
+                              const CommandSpec& command) {
+  if (!args.count(name) || args[name].as<std::string>().empty())
+    throw Error(fmt::format("\"{}\" needs {}: ftengine {} {} (see ftengine {} --help)", command.name,
+                            command.synopsis, command.name, command.synopsis, command.name));
+  return args[name].as<std::string>();
 }
 
 namespace {
@@ -45,21 +52,12 @@ class UsageError : public Error {
   std::string help_hint_;
 };
 
-struct Command {
-  std::string_view name;
-  std::string_view synopsis;  // after "ftengine NAME"
-  std::string_view summary;   // one line
-};
+// Every command, in the order `ftengine --help` lists them.
+const CommandSpec* const kCommands[] = {&kRunCommand, &kValidateCommand, &kPluginsCommand};
 
-constexpr Command kCommands[] = {
-    {"run", "JOB", "fine-tune as the job file says"},
-    {"validate", "JOB", "check a job file: every problem with its line, or what it will run"},
-    {"plugins", "", "list the plugins found, and why any file was skipped"},
-};
-
-const Command* find_command(std::string_view name) {
-  for (const Command& c : kCommands)
-    if (c.name == name) return &c;
+const CommandSpec* find_command(std::string_view name) {
+  for (const CommandSpec* c : kCommands)
+    if (c->name == name) return c;
   return nullptr;
 }
 
@@ -102,8 +100,8 @@ std::string global_help(const po::options_description& desc) {
       "{} - fine-tune Llama-family models: LoRA, QLoRA or full fine-tuning\n\n"
       "Usage: ftengine [OPTIONS] COMMAND [ARGS]\n\nCommands:\n",
       version());
-  for (const Command& c : kCommands)
-    out += fmt::format("  {:<14} {}\n", fmt::format("{} {}", c.name, c.synopsis), c.summary);
+  for (const CommandSpec* c : kCommands)
+    out += fmt::format("  {:<14} {}\n", fmt::format("{} {}", c->name, c->synopsis), c->summary);
   std::ostringstream options;
   options << desc;
   out += "\n" + options.str();
@@ -115,7 +113,7 @@ std::string global_help(const po::options_description& desc) {
   return out;
 }
 
-std::string command_help(const Command& command, const po::options_description& own,
+std::string command_help(const CommandSpec& command, const po::options_description& own,
                          const po::options_description& global) {
   std::string summary(command.summary);
   summary[0] = static_cast<char>(std::toupper(summary[0]));
@@ -125,12 +123,7 @@ std::string command_help(const Command& command, const po::options_description& 
   if (!own.options().empty()) options << "\n" << own;
   options << "\n" << global;
   out += options.str();
-  if (command.name == "validate")
-    out +=
-        "\nPrints each problem as FILE:LINE:COL: KEY: what was expected, what was found;\n"
-        "exits 0 when the job is valid, 2 when it is not.\n";
-  if (command.name == "run" || command.name == "validate")
-    out += "\nJOB is a TOML job file (docs/job-file.md); --set KEY=VALUE overrides its keys.\n";
+  if (!command.details.empty()) out += fmt::format("\n{}", command.details);
   return out;
 }
 
@@ -142,14 +135,14 @@ int dispatch(int argc, char** argv) {
   GlobalOptions global;
   po::options_description global_desc = global_options(verbose, quiet, global);
 
-  const Command* command = nullptr;
+  const CommandSpec* command = nullptr;
   std::vector<std::string> rest = args;
   if (command_index) {
     const std::string& word = args[*command_index];
     command = find_command(word);
     if (!command) {
       std::vector<std::string_view> names;
-      for (const Command& c : kCommands) names.push_back(c.name);
+      for (const CommandSpec* c : kCommands) names.push_back(c->name);
       std::string hint;
       if (auto s = engine::suggest(word, names)) hint = fmt::format("; did you mean \"{}\"?", *s);
       throw UsageError(fmt::format("unknown command \"{}\"{}", word, hint), "ftengine --help");
@@ -159,22 +152,14 @@ int dispatch(int argc, char** argv) {
   const std::string help_hint =
       command ? fmt::format("ftengine {} --help", command->name) : std::string("ftengine --help");
 
-  // The command's own options and arguments.
+  // The command's own options and positional arguments.
   po::options_description own("Command options", kHelpWidth, kHelpWidth / 2);
+  po::options_description hidden;
   po::positional_options_description positional;
-  std::string job;
-  bool json = false, show = false;
-  if (command && (command->name == "run" || command->name == "validate")) {
-    own.add_options()("job", po::value<std::string>(&job), "the job file");
-    positional.add("job", 1);
-  }
-  if (command && command->name == "validate")
-    own.add_options()("show", po::bool_switch(&show), "also print the resolved job as TOML");
-  if (command && command->name == "plugins")
-    own.add_options()("json", po::bool_switch(&json), "print JSON instead of a table");
+  if (command) command->declare(own, hidden, positional);
 
   po::options_description all;
-  all.add(global_desc).add(own);
+  all.add(global_desc).add(own).add(hidden);
   po::variables_map vm;
   try {
     po::store(
@@ -193,21 +178,20 @@ int dispatch(int argc, char** argv) {
     throw UsageError(e.what(), help_hint);
   }
 
-  // What the help shows for a command: its options without the hidden positional.
-  po::options_description own_visible("Command options", kHelpWidth, kHelpWidth / 2);
-  for (const auto& option : own.options())
-    if (option->long_name() != "job") own_visible.add(option);
-
   if (vm.count("version")) {
     fmt::print("{} (plugin ABI {}.{})\n", version(), kAbiMajor, kAbiMinor);
     return kExitOk;
   }
   if (vm.count("help")) {
-    fmt::print("{}", command ? command_help(*command, own_visible, global_desc)
-                             : global_help(global_desc));
+    fmt::print("{}", command ? command_help(*command, own, global_desc) : global_help(global_desc));
     return kExitOk;
   }
-  if (!command) throw UsageError("expected a command: run, validate or plugins", "ftengine --help");
+  if (!command) {
+    std::vector<std::string_view> names;
+    for (const CommandSpec* c : kCommands) names.push_back(c->name);
+    throw UsageError(fmt::format("expected a command: {}", fmt::join(names, ", ")),
+                     "ftengine --help");
+  }
 
   if (verbose && quiet) throw UsageError("--verbose and --quiet contradict each other", help_hint);
   if (verbose) log::set_level(log::Level::debug);
@@ -215,14 +199,7 @@ int dispatch(int argc, char** argv) {
   if (vm.count("plugin-dir"))
     for (const std::string& dir : vm["plugin-dir"].as<std::vector<std::string>>())
       global.plugin_dirs.emplace_back(dir);
-
-  if (command->name == "plugins") return plugins_command(global, PluginsOptions{json});
-  if (job.empty())
-    throw UsageError(
-        fmt::format("\"{}\" needs a job file: ftengine {} JOB", command->name, command->name),
-        help_hint);
-  if (command->name == "validate") return validate_command(global, ValidateOptions{job, show});
-  return run_command(global, RunOptions{job});
+  return command->run(global, vm);
 }
 
 }  // namespace

@@ -75,4 +75,20 @@ int plugins_command(const GlobalOptions& global, const PluginsOptions& options) 
   return kExitOk;  // skipped files are reported, not failures
 }
 
+const CommandSpec kPluginsCommand{
+    .name = "plugins",
+    .synopsis = "",
+    .summary = "list the plugins found, and why any file was skipped",
+    .details = "",
+    .declare =
+        [](po::options_description& options, po::options_description&,
+           po::positional_options_description&) {
+          options.add_options()("json", po::bool_switch(), "print JSON instead of a table");
+        },
+    .run =
+        [](const GlobalOptions& global, const po::variables_map& args) {
+          return plugins_command(global, PluginsOptions{args["json"].as<bool>()});
+        },
+};
+
 }  // namespace ft::cli

@@ -50,4 +50,21 @@ int run_command(const GlobalOptions& global, const RunOptions& options) {
       version()));
 }
 
+const CommandSpec kRunCommand{
+    .name = "run",
+    .synopsis = "JOB",
+    .summary = "fine-tune as the job file says",
+    .details = "\nJOB is a TOML job file (docs/job-file.md); --set KEY=VALUE overrides its keys.\n",
+    .declare =
+        [](po::options_description&, po::options_description& hidden,
+           po::positional_options_description& positional) {
+          hidden.add_options()("job", po::value<std::string>(), "the job file");
+          positional.add("job", 1);
+        },
+    .run =
+        [](const GlobalOptions& global, const po::variables_map& args) {
+          return run_command(global, RunOptions{required_argument(args, "job", kRunCommand)});
+        },
+};
+
 }  // namespace ft::cli
