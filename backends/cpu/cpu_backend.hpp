@@ -62,6 +62,7 @@ class CpuBackend final : public Backend {
   double sum(const float* x, std::int64_t n) override;
   double sum_squares(const float* x, std::int64_t n) override;
   std::int64_t count_nonfinite(const float* x, std::int64_t n) override;
+  bool host_accessible() const override { return true; }
 
   // Number of oneDNN matmul primitives built so far (tests check that shapes are reused).
   std::size_t cached_gemm_primitives() const { return gemm_.cached_primitives(); }

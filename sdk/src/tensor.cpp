@@ -19,8 +19,16 @@ std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join
 Storage::Storage(Backend& backend, std::size_t bytes)
     : backend_(&backend), data_(bytes ? backend.allocate(bytes) : nullptr), bytes_(bytes) {}
 
+Storage::Storage(Backend& backend, void* data, std::size_t bytes,
+                 std::shared_ptr<const void> keep_alive)
+    : backend_(&backend),
+      data_(data),
+      bytes_(bytes),
+      external_(true),
+      keep_alive_(std::move(keep_alive)) {}
+
 Storage::~Storage() {
-  if (data_) backend_->deallocate(data_, bytes_);
+  if (data_ && !external_) backend_->deallocate(data_, bytes_);
 }
 
 namespace {
@@ -75,6 +83,21 @@ Tensor Tensor::from_ints(const std::vector<std::int32_t>& values, const Shape& s
     throw Error(fmt::format("from_ints: {} values do not fill shape {}", values.size(),
                             shape_str(shape)));
   return from_host(values.data(), shape, DType::i32, backend);
+}
+
+Tensor Tensor::from_external(void* data, const Shape& shape, DType dtype, Backend& backend,
+                             std::shared_ptr<const void> keep_alive) {
+  for (std::int64_t d : shape)
+    if (d < 0) throw Error("cannot create a tensor of shape " + shape_str(shape));
+  if (!backend.host_accessible())
+    throw InternalError("from_external: backend " + backend.name() +
+                        " cannot address host memory; copy with from_host instead");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->storage = std::make_shared<Storage>(backend, data, shape_numel(shape) * dtype_size(dtype),
+                                            std::move(keep_alive));
+  return Tensor(std::move(impl));
 }
 
 const Shape& Tensor::shape() const { return checked(impl_).shape; }

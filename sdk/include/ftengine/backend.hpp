@@ -310,6 +310,10 @@ class Backend : public PluginObject {
   virtual double sum_squares(const float* x, std::int64_t n) = 0;
   // Number of NaN or Inf elements.
   virtual std::int64_t count_nonfinite(const float* x, std::int64_t n) = 0;
+
+  // True when kernels can read and write host memory directly (the CPU backend): weights
+  // can then live in a memory-mapped file instead of being copied (Tensor::from_external).
+  virtual bool host_accessible() const { return false; }
 };
 
 }  // namespace ft

@@ -86,4 +86,30 @@ Tensor reshape(const Tensor& x, const Shape& shape);
 // Sum of all elements -> scalar. (Mostly for tests and losses.)
 Tensor sum(const Tensor& x);
 
+// Rows [start, start + length) of x along its first axis: a view sharing x's storage.
+// The gradient flows back into those rows (zeros elsewhere).
+Tensor narrow(const Tensor& x, std::int64_t start, std::int64_t length);
+
+// ---- Incremental decoding (generation) -------------------------------------------------
+//
+// The keys and values of the tokens seen so far, for one attention layer. k, v:
+// [kv_heads, max_tokens + 1, head_dim] f32, zero-initialised; rows [0, length) of each
+// head hold the cached tokens, and the spare last row stays zero (attention_decode needs
+// one zero key/value row beyond the cached ones; see ops_decode.cpp).
+struct KvCache {
+  Tensor k, v;
+  std::int64_t length = 0;
+  std::int64_t max_tokens = 0;
+};
+KvCache make_kv_cache(std::int64_t kv_heads, std::int64_t max_tokens, std::int64_t head_dim,
+                      Backend& backend);
+
+// Appends k, v ([1, n, kv_heads, head_dim], the keys and values of n new tokens) to `cache`
+// and returns the attention of their queries q ([1, n, q_heads, head_dim]) over every
+// cached token: query i sits at position cache.length + i (before the append) and sees
+// keys j <= that position (and within options.window when set), as attention() would on
+// the whole sequence. -> [1, n, q_heads, head_dim]. Inference only: no gradient, no doc_ids.
+Tensor attention_decode(const Tensor& q, const Tensor& k, const Tensor& v, KvCache& cache,
+                        const AttentionOptions& options = {});
+
 }  // namespace ft::ops

@@ -18,13 +18,22 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include <boost/dll/alias.hpp>
 
 namespace ft {
 
 inline constexpr std::uint32_t kAbiMajor = 1;
-inline constexpr std::uint32_t kAbiMinor = 0;
+inline constexpr std::uint32_t kAbiMinor = 1;
+
+// The oldest minor version each kind's plugins may be built for: a kind whose interface
+// gained pure virtual functions cannot use plugins built before them.
+//   1.1: Model gained info(), logits(), set_activation_checkpointing(), begin_decode(),
+//        decode(); Backend gained host_accessible() (with a default, so 1.0 still loads).
+inline constexpr std::uint32_t minimum_abi_minor(std::string_view kind) {
+  return kind == "model" ? 1 : 0;
+}
 
 // Base of every object a plugin makes. Its vtable lives in libftengine_sdk.so, so the
 // engine can dynamic_cast what a plugin returns to the interface of its kind.

@@ -30,9 +30,14 @@ std::int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[2, 3, 4]"
 
 // A block of backend memory, freed through its backend when the last tensor lets go.
+//
+// External storage is memory the backend did not allocate but can use as its own (a
+// host-accessible backend reading a memory-mapped file): `keep_alive` owns whatever keeps
+// it valid (the mapping) and is released with the Storage; the backend never frees it.
 class Storage {
  public:
   Storage(Backend& backend, std::size_t bytes);
+  Storage(Backend& backend, void* data, std::size_t bytes, std::shared_ptr<const void> keep_alive);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -40,11 +45,14 @@ class Storage {
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
   Backend& backend() const { return *backend_; }
+  bool external() const { return external_; }
 
  private:
   Backend* backend_;
   void* data_;
   std::size_t bytes_;
+  bool external_ = false;
+  std::shared_ptr<const void> keep_alive_;
 };
 
 class Tensor {
@@ -61,6 +69,12 @@ class Tensor {
                             DType dtype = DType::f32);
   static Tensor from_ints(const std::vector<std::int32_t>& values, const Shape& shape,
                           Backend& backend);
+  // Zero-copy: a tensor over `data`, memory the backend can address directly (only when
+  // backend.host_accessible(); throws otherwise). `keep_alive` keeps it valid as long as
+  // the tensor, or any view of it, lives. The memory must be writable (copy-on-write
+  // mappings are): optimizers update weights in place.
+  static Tensor from_external(void* data, const Shape& shape, DType dtype, Backend& backend,
+                              std::shared_ptr<const void> keep_alive);
 
   bool defined() const { return impl_ != nullptr; }
   const Shape& shape() const;

@@ -25,7 +25,7 @@ TEST(CpuPlugin, RegistersAsBackendCpuAndProbesAvailable) {
   ASSERT_NE(cpu, nullptr);
   EXPECT_EQ(cpu->path, file);
   EXPECT_EQ(cpu->abi_major, 1u);
-  EXPECT_EQ(cpu->abi_minor, 0u);
+  EXPECT_EQ(cpu->abi_minor, kAbiMinor);
   EXPECT_FALSE(cpu->version.empty());
   EXPECT_FALSE(cpu->description.empty());
 

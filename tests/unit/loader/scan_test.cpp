@@ -58,7 +58,7 @@ TEST(Scan, GivesEachBrokenFileItsReason) {
   EXPECT_THAT(ids(registry), ::testing::ElementsAre("adapter/wrong_interface"));
 
   const std::map<std::string, std::string> reasons = reasons_by_file(registry);
-  EXPECT_EQ(reasons.size(), 6u);  // README.txt, *.so.1 and the folder are not looked at
+  EXPECT_EQ(reasons.size(), 7u);  // README.txt, *.so.1 and the folder are not looked at
   EXPECT_EQ(reasons.at("libftengine-backend-text.so"), "not a shared library (no ELF header)");
   EXPECT_EQ(reasons.at("libftengine-backend-abi_major.so"),
             fmt::format("built for plugin ABI {}.{}, this ftengine speaks {}.{}: rebuild the "
@@ -68,6 +68,12 @@ TEST(Scan, GivesEachBrokenFileItsReason) {
             fmt::format("built for plugin ABI {}.{}, this ftengine speaks {}.{}: rebuild the "
                         "plugin against ftengine SDK {}.{}",
                         kAbiMajor, kAbiMinor + 1, kAbiMajor, kAbiMinor, kAbiMajor, kAbiMinor));
+  static_assert(kAbiMinor >= 1, "the model fixture is built one minor version back");
+  EXPECT_EQ(reasons.at("libftengine-model-abi_old.so"),
+            fmt::format("built for plugin ABI {}.{}, but model plugins need {}.1 or newer (the "
+                        "interface gained functions every model plugin must implement): "
+                        "rebuild the plugin against ftengine SDK {}.{}",
+                        kAbiMajor, kAbiMinor - 1, kAbiMajor, kAbiMajor, kAbiMinor));
   EXPECT_EQ(reasons.at("libftengine-backend-nodesc.so"),
             "not an ftengine plugin (no ftengine_plugin_descriptor export)");
   EXPECT_EQ(reasons.at("libftengine-backend-needs_dep.so"),
@@ -90,7 +96,7 @@ TEST(Scan, KeepsGoingPastBrokenFilesAndMissingDirectories) {
   EXPECT_THAT(ids(registry),
               ::testing::ElementsAre("adapter/wrong_interface", "adapter/full", "adapter/lora",
                                      "backend/basic", "backend/offline", "backend/turbo"));
-  EXPECT_EQ(registry.skipped().size(), 6u);  // the missing directory is not a skipped plugin
+  EXPECT_EQ(registry.skipped().size(), 7u);  // the missing directory is not a skipped plugin
 }
 
 TEST(Scan, ScanningAgainAddsToWhatWasFound) {

@@ -1,0 +1,181 @@
+#include "engine/model_init/model_init.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numbers>
+
+#include "ftengine/error.hpp"
+#include "ftengine/io/safetensors.hpp"
+#include "ftengine/philox.hpp"
+
+namespace ft::engine {
+
+namespace fs = std::filesystem;
+
+const std::vector<ModelPreset>& model_presets() {
+  static const std::vector<ModelPreset> presets = {
+      {"tiny", "4 layers, hidden 128: for tests and smoke runs", 128, 352, 4, 4, 2,
+       kByteTokenizerVocab, 2048},
+      {"bench-25m", "6 layers, hidden 512, vocab 8192 (~26M parameters): benchmarks", 512, 1408, 6,
+       8, 4, 8192, 2048},
+      {"bench-125m", "12 layers, hidden 768, vocab 32000 (~125M parameters): benchmarks", 768, 2048,
+       12, 12, 4, 32000, 2048},
+  };
+  return presets;
+}
+
+const ModelPreset& model_preset(std::string_view name) {
+  std::vector<std::string> names;
+  for (const ModelPreset& p : model_presets()) {
+    if (p.name == name) return p;
+    names.push_back(p.name);
+  }
+  throw Error(
+      fmt::format("unknown model preset \"{}\"; presets: {}", name, fmt::join(names, ", ")));
+}
+
+namespace {
+
+struct WeightSpec {
+  std::string name;
+  Shape shape;
+  bool norm = false;  // ones, not normal(0, 0.02)
+};
+
+std::vector<WeightSpec> weight_specs(const ModelPreset& p) {
+  const std::int64_t C = p.hidden_size, I = p.intermediate_size;
+  const std::int64_t head_dim = C / p.num_heads, kv = p.num_kv_heads * head_dim;
+  std::vector<WeightSpec> specs;
+  specs.push_back({"model.embed_tokens.weight", {p.vocab_size, C}});
+  for (std::int64_t i = 0; i < p.num_layers; ++i) {
+    const std::string l = fmt::format("model.layers.{}.", i);
+    specs.push_back({l + "self_attn.q_proj.weight", {C, C}});
+    specs.push_back({l + "self_attn.k_proj.weight", {kv, C}});
+    specs.push_back({l + "self_attn.v_proj.weight", {kv, C}});
+    specs.push_back({l + "self_attn.o_proj.weight", {C, C}});
+    specs.push_back({l + "mlp.gate_proj.weight", {I, C}});
+    specs.push_back({l + "mlp.up_proj.weight", {I, C}});
+    specs.push_back({l + "mlp.down_proj.weight", {C, I}});
+    specs.push_back({l + "input_layernorm.weight", {C}, true});
+    specs.push_back({l + "post_attention_layernorm.weight", {C}, true});
+  }
+  specs.push_back({"model.norm.weight", {C}, true});
+  specs.push_back({"lm_head.weight", {p.vocab_size, C}});
+  return specs;
+}
+
+// normal(0, std) by Box-Muller on Philox words: element e of tensor t comes from counter
+// (t << 40) + e / 4, so each tensor is its own stream and the result is independent of
+// everything but (seed, tensor index, element index).
+// f32 math with 24-bit uniforms: draws reach 5.8 standard deviations, plenty for an init.
+void fill_normal(std::vector<float>& out, float stddev, std::uint64_t seed, std::uint64_t tensor) {
+  constexpr float kTwoPi = 2.0f * std::numbers::pi_v<float>;
+  constexpr float kInv24 = 1.0f / 16777216.0f;
+  const std::size_t n = out.size();
+  for (std::size_t block = 0; block * 4 < n; ++block) {
+    const Philox4x32 r = philox4x32((tensor << 40) + block, seed);
+    float z[4];
+    for (int pair = 0; pair < 2; ++pair) {
+      const float u1 = static_cast<float>((r.v[2 * pair] >> 8) + 1) * kInv24;  // (0, 1]
+      const float u2 = static_cast<float>(r.v[2 * pair + 1] >> 8) * kInv24;    // [0, 1)
+      const float radius = std::sqrt(-2.0f * std::log(u1));
+      z[2 * pair] = radius * std::cos(kTwoPi * u2);
+      z[2 * pair + 1] = radius * std::sin(kTwoPi * u2);
+    }
+    for (std::size_t k = 0; k < 4 && block * 4 + k < n; ++k) out[block * 4 + k] = stddev * z[k];
+  }
+}
+
+std::string config_json(const ModelPreset& p) {
+  nlohmann::ordered_json j;
+  j["architectures"] = {"LlamaForCausalLM"};
+  j["attention_bias"] = false;
+  j["attention_dropout"] = 0.0;
+  j["bos_token_id"] = kByteTokenizerBos;
+  j["eos_token_id"] = kByteTokenizerEos;
+  j["head_dim"] = p.hidden_size / p.num_heads;
+  j["hidden_act"] = "silu";
+  j["hidden_size"] = p.hidden_size;
+  j["initializer_range"] = 0.02;
+  j["intermediate_size"] = p.intermediate_size;
+  j["max_position_embeddings"] = p.max_position_embeddings;
+  j["mlp_bias"] = false;
+  j["model_type"] = "llama";
+  j["num_attention_heads"] = p.num_heads;
+  j["num_hidden_layers"] = p.num_layers;
+  j["num_key_value_heads"] = p.num_kv_heads;
+  j["pretraining_tp"] = 1;
+  j["rms_norm_eps"] = 1e-5;
+  j["rope_scaling"] = nullptr;
+  j["rope_theta"] = 10000.0;
+  j["tie_word_embeddings"] = false;
+  j["torch_dtype"] = "float32";
+  j["use_cache"] = true;
+  j["vocab_size"] = p.vocab_size;
+  return j.dump(2) + "\n";
+}
+
+std::string generation_config_json() {
+  nlohmann::ordered_json j;
+  j["bos_token_id"] = kByteTokenizerBos;
+  j["eos_token_id"] = kByteTokenizerEos;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
+std::int64_t parameter_count(const ModelPreset& preset) {
+  std::int64_t total = 0;
+  for (const WeightSpec& w : weight_specs(preset)) total += shape_numel(w.shape);
+  return total;
+}
+
+RandomModel write_random_model(std::string_view preset_name, const fs::path& out_dir,
+                               std::uint64_t seed) {
+  const ModelPreset& preset = model_preset(preset_name);
+  std::error_code ec;
+  if (fs::exists(out_dir, ec)) {
+    if (!fs::is_directory(out_dir))
+      throw Error(fmt::format("{}: exists and is not a directory", out_dir.string()));
+    if (!fs::is_empty(out_dir))
+      throw Error(
+          fmt::format("{}: directory is not empty; init-model writes into a new or empty "
+                      "directory so it overwrites nothing",
+                      out_dir.string()));
+  }
+  fs::create_directories(out_dir, ec);
+  if (ec)
+    throw Error(fmt::format("{}: cannot create directory: {}", out_dir.string(), ec.message()));
+
+  const std::vector<WeightSpec> specs = weight_specs(preset);
+  std::vector<std::vector<float>> data(specs.size());
+  std::vector<io::SafetensorsEntry> entries;
+  RandomModel result;
+  result.dir = out_dir;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    data[i].resize(static_cast<std::size_t>(shape_numel(specs[i].shape)));
+    if (specs[i].norm)
+      std::fill(data[i].begin(), data[i].end(), 1.0f);
+    else
+      fill_normal(data[i], 0.02f, seed, i);
+    entries.push_back(
+        io::SafetensorsEntry::from_host(specs[i].name, "F32", specs[i].shape, data[i].data()));
+    result.parameters += shape_numel(specs[i].shape);
+  }
+
+  const auto write = [&](const char* name, const std::string& text) {
+    io::write_file_atomic(out_dir / name, text);
+    result.files.push_back(out_dir / name);
+  };
+  write("config.json", config_json(preset));
+  write("generation_config.json", generation_config_json());
+  io::write_safetensors(out_dir / "model.safetensors", entries, {{"format", "pt"}});
+  result.files.push_back(out_dir / "model.safetensors");
+  write("tokenizer.json", byte_tokenizer_json());
+  write("tokenizer_config.json", byte_tokenizer_config_json(preset.max_position_embeddings));
+  return result;
+}
+
+}  // namespace ft::engine

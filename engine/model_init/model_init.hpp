@@ -1,0 +1,62 @@
+// `ftengine init-model`: a randomly initialised Llama model directory in Hugging Face layout,
+// for smoke tests and benchmarks that need a model of a given size but no download.
+//
+//   ft::engine::RandomModel m = ft::engine::write_random_model("tiny", "models/tiny", 42);
+//
+// writes config.json (LlamaForCausalLM), generation_config.json, model.safetensors (F32,
+// initialised as transformers' LlamaPreTrainedModel._init_weights does: normal(0, 0.02) for
+// linear and embedding weights, ones for the RMSNorm weights), tokenizer.json and
+// tokenizer_config.json. The tokenizer is byte-level BPE with no merges (the 256 GPT-2 byte
+// symbols, ids as in GPT-2, plus <|begin_of_text|> and <|end_of_text|>), so it encodes any
+// text; larger presets keep it while their vocab_size is larger, which transformers allows.
+// A seed always gives the same weights (Philox counters per tensor, as dropout uses).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ft::engine {
+
+struct ModelPreset {
+  std::string name;
+  std::string description;
+  std::int64_t hidden_size = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t num_layers = 0;
+  std::int64_t num_heads = 0;
+  std::int64_t num_kv_heads = 0;
+  std::int64_t vocab_size = 0;
+  std::int64_t max_position_embeddings = 2048;
+};
+
+// tiny, bench-25m, bench-125m: Llama with SwiGLU, rope_theta 10000, rms_norm_eps 1e-5,
+// untied embeddings.
+const std::vector<ModelPreset>& model_presets();
+// Throws ft::Error listing the preset names when `name` is not one.
+const ModelPreset& model_preset(std::string_view name);
+// Weights in a model of this preset (embeddings, every layer, final norm, LM head).
+std::int64_t parameter_count(const ModelPreset& preset);
+
+// The byte-level tokenizer: 256 byte symbols, then these two specials.
+inline constexpr std::int32_t kByteTokenizerBos = 256;  // <|begin_of_text|>
+inline constexpr std::int32_t kByteTokenizerEos = 257;  // <|end_of_text|>
+inline constexpr std::int64_t kByteTokenizerVocab = 258;
+// tokenizer.json and tokenizer_config.json contents (HF tokenizers / transformers format).
+std::string byte_tokenizer_json();
+std::string byte_tokenizer_config_json(std::int64_t model_max_length);
+
+struct RandomModel {
+  std::filesystem::path dir;
+  std::int64_t parameters = 0;
+  std::vector<std::filesystem::path> files;
+};
+
+// Writes the model directory. out_dir is created; an existing non-empty directory is
+// refused (ft::Error), so nothing is overwritten by accident.
+RandomModel write_random_model(std::string_view preset, const std::filesystem::path& out_dir,
+                               std::uint64_t seed);
+
+}  // namespace ft::engine
