@@ -59,6 +59,9 @@ struct CommandSpec {
 extern const CommandSpec kRunCommand;
 extern const CommandSpec kValidateCommand;
 extern const CommandSpec kPluginsCommand;
+extern const CommandSpec kGenerateCommand;
+extern const CommandSpec kEvalCommand;
+extern const CommandSpec kInitModelCommand;
 
 // The value of a required argument, or an ft::Error saying how to give it.
 std::string required_argument(const po::variables_map& args, const char* name,

@@ -53,7 +53,8 @@ class UsageError : public Error {
 };
 
 // Every command, in the order `ftengine --help` lists them.
-const CommandSpec* const kCommands[] = {&kRunCommand, &kValidateCommand, &kPluginsCommand};
+const CommandSpec* const kCommands[] = {&kRunCommand,      &kValidateCommand, &kGenerateCommand,
+                                        &kEvalCommand,     &kInitModelCommand, &kPluginsCommand};
 
 const CommandSpec* find_command(std::string_view name) {
   for (const CommandSpec* c : kCommands)
@@ -101,7 +102,7 @@ std::string global_help(const po::options_description& desc) {
       "Usage: ftengine [OPTIONS] COMMAND [ARGS]\n\nCommands:\n",
       version());
   for (const CommandSpec* c : kCommands)
-    out += fmt::format("  {:<14} {}\n", fmt::format("{} {}", c->name, c->synopsis), c->summary);
+    out += fmt::format("  {:<12} {}\n", c->name, c->summary);
   std::ostringstream options;
   options << desc;
   out += "\n" + options.str();

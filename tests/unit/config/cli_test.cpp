@@ -2,14 +2,11 @@
 // these needs a plugin to be installed.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <sstream>
 
+#include "support/cli.hpp"
 #include "test_util.hpp"
 
 namespace ft::engine {
@@ -17,52 +14,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = ft::testing::CliResult;
+using ft::testing::lines_of;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("ftengine-cli-test-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // Runs `ftengine ARGS` from the source tree (so configs/... resolve), no plugin path from
-  // the environment.
-  Result run(const std::string& args) {
-    const std::string command = fmt::format(
-        "cd '{}' && env -u FTENGINE_PLUGIN_PATH '{}' {} >'{}' 2>'{}'", test::source_dir().string(),
-        FTENGINE_BINARY, args, (dir_ / "out").string(), (dir_ / "err").string());
-    const int status = std::system(command.c_str());
-    Result r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_file(dir_ / "out");
-    r.err = read_file(dir_ / "err");
-    return r;
-  }
-
-  fs::path dir_;
-};
+class Cli : public ft::testing::CliTest {};
 
 TEST_F(Cli, Version) {
   const Result r = run("--version");
@@ -75,8 +30,8 @@ TEST_F(Cli, Help) {
   Result r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("Usage: ftengine [OPTIONS] COMMAND"), std::string::npos) << r.out;
-  for (const char* command : {"run JOB", "validate JOB", "plugins"})
-    EXPECT_NE(r.out.find(command), std::string::npos) << command;
+  for (const char* command : {"run", "validate", "generate", "eval", "init-model", "plugins"})
+    EXPECT_NE(r.out.find(fmt::format("\n  {} ", command)), std::string::npos) << command;
 
   r = run("validate --help");
   EXPECT_EQ(r.exit_code, 0);
