@@ -25,14 +25,18 @@
 namespace ft {
 
 inline constexpr std::uint32_t kAbiMajor = 1;
-inline constexpr std::uint32_t kAbiMinor = 1;
+inline constexpr std::uint32_t kAbiMinor = 2;
 
 // The oldest minor version each kind's plugins may be built for: a kind whose interface
 // gained pure virtual functions cannot use plugins built before them.
 //   1.1: Model gained info(), logits(), set_activation_checkpointing(), begin_decode(),
 //        decode(); Backend gained host_accessible() (with a default, so 1.0 still loads).
+//   1.2: Adapter gained configure(), set_forward_state(), save(), load(), merge();
+//        Optimizer gained configure() and state().
 inline constexpr std::uint32_t minimum_abi_minor(std::string_view kind) {
-  return kind == "model" ? 1 : 0;
+  if (kind == "model") return 1;
+  if (kind == "adapter" || kind == "optimizer") return 2;
+  return 0;
 }
 
 // Base of every object a plugin makes. Its vtable lives in libftengine_sdk.so, so the
