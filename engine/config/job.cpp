@@ -258,6 +258,7 @@ class Resolver {
     for (std::size_t i = 0; i < 2; ++i) o.betas[i] = betas->get(i)->value<double>().value_or(0.0);
     o.eps = number_of(optimizer, "eps");
     o.weight_decay = number_of(optimizer, "weight_decay");
+    o.decay_norms_and_biases = boolean_of(optimizer, "decay_norms_and_biases");
     o.momentum = number_of(optimizer, "momentum");
     o.nesterov = boolean_of(optimizer, "nesterov");
     o.extra = extras(optimizer, "optimizer");

@@ -92,6 +92,7 @@ struct OptimizerConfig {
   std::array<double, 2> betas{};
   double eps = 0;
   double weight_decay = 0;
+  bool decay_norms_and_biases = false;
   double momentum = 0;
   bool nesterov = false;
   // Keys the schema does not know, for a third-party optimizer plugin (empty otherwise).

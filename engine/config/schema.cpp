@@ -156,6 +156,12 @@ std::vector<Section> build_schema() {
                        .doc = "Decoupled weight decay (AdamW) or L2 penalty (SGD).",
                        .default_value = "0.0",
                        .min = at_least(0)},
+                      {.name = "decay_norms_and_biases",
+                       .type = Type::boolean,
+                       .doc = "Also apply weight decay to 1-D parameters (norm weights, "
+                              "biases); by default only matrices decay, as in HF Trainer.",
+                       .default_value = "false",
+                       .plugins = {"adamw", "sgd"}},
                       {.name = "momentum",
                        .type = Type::number,
                        .doc = "SGD momentum factor (0: plain SGD).",
