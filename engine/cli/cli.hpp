@@ -36,6 +36,8 @@ struct PluginsOptions {
 
 struct RunOptions {
   std::filesystem::path job;
+  bool resume = false;  // --resume: continue from the newest checkpoint
+  bool force = false;   // --force: resume even though the job changed
 };
 
 int validate_command(const GlobalOptions& global, const ValidateOptions& options);
@@ -62,6 +64,8 @@ extern const CommandSpec kPluginsCommand;
 extern const CommandSpec kGenerateCommand;
 extern const CommandSpec kEvalCommand;
 extern const CommandSpec kInitModelCommand;
+extern const CommandSpec kInitDataCommand;
+extern const CommandSpec kMergeCommand;
 
 // The value of a required argument, or an ft::Error saying how to give it.
 std::string required_argument(const po::variables_map& args, const char* name,

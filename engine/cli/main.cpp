@@ -54,7 +54,8 @@ class UsageError : public Error {
 
 // Every command, in the order `ftengine --help` lists them.
 const CommandSpec* const kCommands[] = {&kRunCommand,      &kValidateCommand, &kGenerateCommand,
-                                        &kEvalCommand,     &kInitModelCommand, &kPluginsCommand};
+                                        &kEvalCommand,     &kMergeCommand,    &kInitModelCommand,
+                                        &kInitDataCommand, &kPluginsCommand};
 
 const CommandSpec* find_command(std::string_view name) {
   for (const CommandSpec* c : kCommands)

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <filesystem>
 
+#include "engine/train/adapter_dir.hpp"
 #include "ftengine/dtype.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/log.hpp"
@@ -14,54 +14,67 @@ namespace ft::cli {
 namespace fs = std::filesystem;
 
 void declare_model_options(po::options_description& options) {
-  options.add_options()                                                         //
-      ("model", po::value<std::string>(), "Hugging Face model directory (config.json, "
-                                          "*.safetensors, tokenizer.json)")     //
-      ("adapter", po::value<std::string>(), "PEFT adapter directory to apply")  //
+  options.add_options()  //
+      ("model", po::value<std::string>(),
+       "Hugging Face model directory (config.json, "
+       "*.safetensors, tokenizer.json)")  //
+      ("adapter", po::value<std::string>(),
+       "PEFT adapter directory to apply (adapter_config.json, adapter_model.safetensors)")  //
       ("dtype", po::value<std::string>()->default_value("f32"),
        "storage dtype of the weights: f32 or bf16")  //
       ("backend", po::value<std::string>()->default_value("auto"),
-       "compute backend plugin: auto, cpu, cuda, rocm")  //
+       "compute backend plugin: auto, cpu, cuda, rocm")                              //
       ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")  //
       ("model-plugin", po::value<std::string>()->default_value("llama"),
        "model plugin that reads the directory");
 }
 
-LoadedModel load_model(const GlobalOptions& global, const po::variables_map& args,
-                       const CommandSpec& command) {
-  const fs::path dir = required_argument(args, "model", command);
-  if (!fs::is_directory(dir))
-    throw Error(fmt::format("--model {}: no such directory (a Hugging Face model directory "
-                            "with config.json and *.safetensors)",
-                            dir.string()));
-  if (args.count("adapter"))
-    throw Error(fmt::format(
-        "--adapter {}: this build cannot apply adapters yet; adapter plugins (LoRA, PEFT "
-        "format) arrive with training (issue #4)",
-        args["adapter"].as<std::string>()));
-  const DType dtype = parse_dtype(args["dtype"].as<std::string>());
-  if (dtype != DType::f32 && dtype != DType::bf16)
-    throw Error(fmt::format("--dtype {}: weights are stored as f32 or bf16",
-                            args["dtype"].as<std::string>()));
-  const int threads = args["threads"].as<int>();
-  if (threads < 0) throw Error(fmt::format("--threads must be >= 0, found {}", threads));
+ModelSpec model_spec(const po::variables_map& args, const CommandSpec& command) {
+  ModelSpec spec;
+  spec.dir = required_argument(args, "model", command);
+  if (args.count("adapter")) spec.adapter_dir = args["adapter"].as<std::string>();
+  const std::string dtype = args["dtype"].as<std::string>();
+  spec.dtype = parse_dtype(dtype);
+  if (spec.dtype != DType::f32 && spec.dtype != DType::bf16)
+    throw Error(fmt::format("--dtype {}: weights are stored as f32 or bf16", dtype));
+  spec.backend = args["backend"].as<std::string>();
+  spec.threads = args["threads"].as<int>();
+  if (spec.threads < 0) throw Error(fmt::format("--threads must be >= 0, found {}", spec.threads));
+  spec.model_plugin = args["model-plugin"].as<std::string>();
+  return spec;
+}
+
+LoadedModel load_model(const GlobalOptions& global, const ModelSpec& spec) {
+  if (!fs::is_directory(spec.dir))
+    throw Error(
+        fmt::format("--model {}: no such directory (a Hugging Face model directory "
+                    "with config.json and *.safetensors)",
+                    spec.dir.string()));
+  // Before anything heavy: which plugin reads the adapter (its config's errors are quick).
+  if (!spec.adapter_dir.empty()) (void)engine::adapter_plugin_for(spec.adapter_dir);
 
   auto registry = std::make_unique<engine::PluginRegistry>();
   registry->scan(engine::plugin_search_path(global.plugin_dirs, {}));
-  std::unique_ptr<Backend> backend = registry->select_backend(args["backend"].as<std::string>());
-  backend->set_threads(threads);
+  std::unique_ptr<Backend> backend = registry->select_backend(spec.backend);
+  backend->set_threads(spec.threads);
 
   // The tokenizer first: it is quick to read and its errors are clearer than a model's.
-  engine::Tokenizer tokenizer = engine::Tokenizer::from_directory(dir);
-  std::unique_ptr<Model> model = registry->create_model(args["model-plugin"].as<std::string>());
+  engine::Tokenizer tokenizer = engine::Tokenizer::from_directory(spec.dir);
+  std::unique_ptr<Model> model = registry->create_model(spec.model_plugin);
   const auto start = std::chrono::steady_clock::now();
-  model->load({.path = dir, .dtype = dtype}, *backend);
+  model->load({.path = spec.dir, .dtype = spec.dtype}, *backend);
   const ModelInfo info = model->info();
-  log::info("model {} ({}, {} layers, hidden {}, vocab {}) loaded in {:.2f} s", dir.string(),
+  log::info("model {} ({}, {} layers, hidden {}, vocab {}) loaded in {:.2f} s", spec.dir.string(),
             info.model_type, info.num_layers, info.hidden_size, info.vocab_size,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+
+  std::unique_ptr<Adapter> adapter;
+  if (!spec.adapter_dir.empty()) {
+    adapter = engine::load_adapter_directory(*registry, spec.adapter_dir, *model, *backend);
+    log::info("adapter {} applied", spec.adapter_dir.string());
+  }
   return LoadedModel{std::move(registry), std::move(backend), std::move(model),
-                     std::move(tokenizer)};
+                     std::move(tokenizer), std::move(adapter)};
 }
 
 }  // namespace ft::cli

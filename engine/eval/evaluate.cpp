@@ -4,11 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <iterator>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "engine/data/jsonl.hpp"
+#include "engine/data/text_dataset.hpp"
 #include "ftengine/autograd.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/ops.hpp"
@@ -17,65 +15,16 @@ namespace ft::engine {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr std::int32_t kIgnore = -100;
-
-std::string read_whole_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open the data file", file.string()));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// "an array", "a string": a JSON value's type as a phrase.
-std::string a_json_type(const nlohmann::json& value) {
-  const std::string name = value.type_name();
-  return (name == "array" || name == "object" ? "an " : "a ") + name;
-}
-
-bool is_json_lines(const fs::path& file) {
-  const std::string ext = file.extension().string();
-  return ext == ".jsonl" || ext == ".json" || ext == ".ndjson";
-}
-
-std::vector<Document> read_json_lines(const fs::path& file, const Tokenizer& tokenizer,
-                                      const std::string& field) {
-  std::ifstream in(file);
-  if (!in) throw Error(fmt::format("{}: cannot open the data file", file.string()));
-  std::vector<Document> documents;
-  std::string line;
-  for (std::int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = fmt::format("{}:{}", file.string(), number);
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(fmt::format("{}: invalid JSON ({}); expected one object per line", where,
-                              e.what()));
-    }
-    if (!record.is_object())
-      throw Error(fmt::format("{}: expected a JSON object per line, found {}", where,
-                              a_json_type(record)));
-    const auto it = record.find(field);
-    if (it == record.end())
-      throw Error(fmt::format("{}: the record has no \"{}\" field", where, field));
-    if (!it->is_string())
-      throw Error(fmt::format("{}: \"{}\" must be a string, found {}", where, field,
-                              a_json_type(*it)));
-    documents.push_back(tokenizer.encode(it->get_ref<const std::string&>()));
-  }
-  return documents;
-}
-
-}  // namespace
-
 std::vector<Document> read_documents(const fs::path& file, const Tokenizer& tokenizer,
                                      const std::string& text_field) {
   if (!fs::is_regular_file(file))
     throw Error(fmt::format("{}: no such data file", file.string()));
-  if (is_json_lines(file)) return read_json_lines(file, tokenizer, text_field);
-  return {tokenizer.encode(read_whole_file(file))};
+  if (!is_json_lines(file)) return {tokenizer.encode(read_whole_file(file))};
+  std::vector<Document> documents;
+  for_each_json_line(file, [&](const nlohmann::json& record, const std::string& at) {
+    documents.push_back(tokenizer.encode(string_field(record, text_field, at)));
+  });
+  return documents;
 }
 
 EvalResult evaluate(Model& model, const std::vector<Document>& documents,
@@ -122,7 +71,7 @@ EvalResult evaluate(Model& model, const std::vector<Document>& documents,
                                   L, static_cast<std::int64_t>(windows[w].doc->size()) - 1 -
                                          windows[w].start));
     std::vector<std::int32_t> tokens(count * width, 0);
-    std::vector<std::int32_t> targets(count * width, kIgnore);
+    std::vector<std::int32_t> targets(count * width, kIgnoreTarget);
     for (std::size_t b = 0; b < count; ++b) {
       const Document& doc = *windows[first + b].doc;
       const std::int64_t start = windows[first + b].start;

@@ -41,11 +41,11 @@ TEST(Configs, QuickstartResolvesAsDocumented) {
   EXPECT_EQ(job.adapter.r, 8);
   EXPECT_EQ(job.adapter.alpha, 16.0);
   EXPECT_EQ(job.optimizer.plugin, "adamw");
-  EXPECT_EQ(job.optimizer.lr, 1e-3);
+  EXPECT_EQ(job.optimizer.lr, 3e-3);
   EXPECT_EQ(job.schedule.kind, ScheduleKind::cosine);
   EXPECT_EQ(job.data.train, std::vector<fs::path>{root / "data/quickstart/train.jsonl"});
   EXPECT_EQ(job.data.seq_len, 128);
-  EXPECT_EQ(job.train.max_steps, 60);
+  EXPECT_EQ(job.train.max_steps, 800);
   EXPECT_EQ(job.backend.plugin, "auto");
   EXPECT_EQ(job.output.dir, root / "runs/quickstart");
 }

@@ -88,8 +88,8 @@ TEST_F(Commands, BadArgumentsAreOneLineAndExit2) {
       {"generate " + model + " --prompt x --dtype i32",
        "--dtype i32: weights are stored as f32 or bf16"},
       {"generate " + model + " --prompt x --adapter some/adapter",
-       "--adapter some/adapter: this build cannot apply adapters yet; adapter plugins (LoRA, "
-       "PEFT format) arrive with training (issue #4)"},
+       "some/adapter: no such adapter directory (a PEFT adapter directory with "
+       "adapter_config.json and adapter_model.safetensors)"},
       {"eval " + model + " --data /no/such.txt", "/no/such.txt: no such data file"},
       {"init-model --preset huge --out x",
        "unknown model preset \"huge\"; presets: tiny, bench-25m, bench-125m"},

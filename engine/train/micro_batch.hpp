@@ -1,0 +1,32 @@
+// Training rows turned into the tensors of one forward pass.
+//
+//   MicroBatch mb = make_micro_batch(data.rows, {4, 17, 2, 9}, backend);
+//   Tensor hidden = model.forward(mb.input);      // tokens, positions, doc_ids: [B, L]
+//   Tensor loss = ops::cross_entropy(hidden, model.lm_head(), mb.targets, {.reduction = sum});
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/data/text_dataset.hpp"
+#include "ftengine/backend.hpp"
+#include "ftengine/model.hpp"
+
+namespace ft::engine {
+
+struct MicroBatch {
+  ModelInput input;
+  Tensor targets;                  // [B, L] i32, kIgnoreTarget where nothing is predicted
+  std::int64_t tokens = 0;         // real (not padding) input tokens
+  std::int64_t target_tokens = 0;  // targets that carry loss
+};
+
+// Rows `indices` of `rows`, in that order.
+MicroBatch make_micro_batch(const std::vector<TokenRow>& rows,
+                            const std::vector<std::int64_t>& indices, Backend& backend);
+
+// Targets that carry loss in rows `indices`: what a step's loss is divided by.
+std::int64_t count_target_tokens(const std::vector<TokenRow>& rows,
+                                 const std::vector<std::int64_t>& indices);
+
+}  // namespace ft::engine

@@ -1,0 +1,68 @@
+// The order of training rows (a seeded shuffle per epoch that a cursor can resume), and
+// evaluation windows cut as `ftengine eval` cuts them.
+#include "engine/train/row_sampler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "engine/train/training_data.hpp"
+
+namespace ft::engine {
+namespace {
+
+TEST(EpochOrder, IsAPermutationFixedBySeedAndEpoch) {
+  const std::vector<std::int64_t> a = epoch_order(50, 42, 0);
+  std::vector<std::int64_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::int64_t> identity(50);
+  std::iota(identity.begin(), identity.end(), 0);
+  EXPECT_EQ(sorted, identity);
+  EXPECT_NE(a, identity);
+  EXPECT_EQ(a, epoch_order(50, 42, 0));
+  EXPECT_NE(a, epoch_order(50, 42, 1));
+  EXPECT_NE(a, epoch_order(50, 43, 0));
+}
+
+TEST(RowSampler, RunsAcrossEpochsAndResumesFromItsCursor) {
+  RowSampler straight(5, 7);
+  const std::vector<std::int64_t> all = straight.take(12);  // 2 epochs and 2 rows
+  std::vector<std::int64_t> expected = epoch_order(5, 7, 0);
+  for (std::int64_t e : epoch_order(5, 7, 1)) expected.push_back(e);
+  for (std::int64_t i = 0; i < 2; ++i)
+    expected.push_back(epoch_order(5, 7, 2)[static_cast<std::size_t>(i)]);
+  EXPECT_EQ(all, expected);
+  EXPECT_EQ(straight.cursor(), (DataCursor{2, 2}));
+
+  RowSampler first(5, 7);
+  std::vector<std::int64_t> pieces = first.take(4);
+  RowSampler resumed(5, 7, first.cursor());  // as after a checkpoint
+  for (std::int64_t r : resumed.take(8)) pieces.push_back(r);
+  EXPECT_EQ(pieces, all);
+}
+
+TEST(RowSampler, RefusesACursorOutsideTheEpoch) {
+  EXPECT_THROW(RowSampler(5, 7, DataCursor{0, 5}), Error);
+  EXPECT_THROW(RowSampler(0, 7), Error);
+}
+
+TEST(WindowDocuments, CutsWindowsAsEvaluateDoes) {
+  // 5 tokens, L = 2: windows [0, 2) and [2, 4) predict 1..4; a 1-token document gives none.
+  const TokenizedRows rows = window_documents({{10, 11, 12, 13, 14}, {20}, {30, 31}}, 2);
+  ASSERT_EQ(rows.rows.size(), 3u);
+  EXPECT_EQ(rows.rows[0].tokens, (std::vector<std::int32_t>{10, 11}));
+  EXPECT_EQ(rows.rows[0].targets, (std::vector<std::int32_t>{11, 12}));
+  EXPECT_EQ(rows.rows[1].tokens, (std::vector<std::int32_t>{12, 13}));
+  EXPECT_EQ(rows.rows[1].targets, (std::vector<std::int32_t>{13, 14}));
+  EXPECT_EQ(rows.rows[1].positions, (std::vector<std::int32_t>{0, 1}));
+  // The last document's one window is padded.
+  EXPECT_EQ(rows.rows[2].tokens, (std::vector<std::int32_t>{30, 0}));
+  EXPECT_EQ(rows.rows[2].targets, (std::vector<std::int32_t>{31, kIgnoreTarget}));
+  EXPECT_EQ(rows.rows[2].doc_ids, (std::vector<std::int32_t>{2, -1}));
+  EXPECT_EQ(rows.target_tokens, 5);
+  EXPECT_EQ(rows.documents, 2);
+}
+
+}  // namespace
+}  // namespace ft::engine
