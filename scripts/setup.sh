@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ftengine needs to build and test. Runs apt-get as root,
-# or through sudo; does nothing when everything is already installed.
+# Installs the Debian 12 packages ftengine needs to build and test, and the Python oracles
+# some tests compare against (safetensors, numpy: from PyPI into ./.venv; a test whose
+# oracle is missing skips with the reason). Runs apt-get as root, or through sudo; does
+# nothing that is already done.
+#
+#   scripts/setup.sh           # build and test
+#   scripts/setup.sh --bench   # also what bench/train_vs_torch.sh compares against:
+#                              # Debian's PyTorch with OpenBLAS
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -9,7 +16,9 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev opencl-headers   # oneDNN's CMake package requires OpenCL
   libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libpcre2-dev
   libgtest-dev googletest
+  python3-venv
 )
+[[ ${1:-} == --bench ]] && packages+=(python3-torch libopenblas0-pthread)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,18 +27,28 @@ for p in "${packages[@]}"; do
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  if [[ $(id -u) -eq 0 ]]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    echo "setup: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [[ $(id -u) -eq 0 ]]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1; then
-  as_root=(sudo)
-else
-  echo "setup: need root or sudo to install: ${missing[*]}" >&2
-  exit 1
+# Test oracles. Debian's python, so that the venv does not depend on another interpreter
+# on PATH. Without network the suite still runs: those tests skip and say why.
+oracles=(safetensors numpy)
+if ! .venv/bin/python -c 'import safetensors.numpy, numpy' 2>/dev/null; then
+  echo "setup: Python test oracles into .venv: ${oracles[*]}"
+  /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "${oracles[@]}" ||
+    echo "setup: warning: pip could not install ${oracles[*]}; the tests that compare" \
+         "against them will skip" >&2
 fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
