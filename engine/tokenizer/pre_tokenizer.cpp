@@ -85,11 +85,12 @@ void split_piece(const SplitStep& step, std::string_view piece,
 }
 
 void metaspace_piece(const MetaspaceStep& step, std::string_view piece, bool at_start,
-                     std::vector<std::string_view>& out, std::deque<std::string>& storage) {
+                     bool continuation, std::vector<std::string_view>& out,
+                     std::deque<std::string>& storage) {
   std::string& text = storage.emplace_back();
   replace_all(piece, " ", step.replacement, text);
   const bool starts_with_replacement = std::string_view(text).starts_with(step.replacement);
-  if (!starts_with_replacement &&
+  if (!starts_with_replacement && !continuation &&
       (step.prepend == PrependScheme::always || (step.prepend == PrependScheme::first && at_start)))
     text.insert(0, step.replacement);
   if (!step.split) {
@@ -121,13 +122,14 @@ void Normalizer::add_replace_regex(std::shared_ptr<const Regex> pattern, std::st
   steps_.push_back({Step::Kind::replace_regex, {}, std::move(content), std::move(pattern)});
 }
 
-std::string_view Normalizer::apply(std::string_view text, std::string& storage) const {
+std::string_view Normalizer::apply(std::string_view text, std::string& storage,
+                                   bool continuation) const {
   if (steps_.empty()) return text;
   std::string current(text), next;
   for (const Step& step : steps_) {
     switch (step.kind) {
       case Step::Kind::prepend:
-        if (!current.empty()) current.insert(0, step.a);  // HF: empty text stays empty
+        if (!current.empty() && !continuation) current.insert(0, step.a);  // HF: "" stays ""
         continue;
       case Step::Kind::replace:
         replace_all(current, step.a, step.b, next);
@@ -153,7 +155,7 @@ std::string_view Normalizer::apply(std::string_view text, std::string& storage) 
 
 void PreTokenizer::split(std::string_view text, bool at_start,
                          std::vector<std::string_view>& pieces,
-                         std::deque<std::string>& storage) const {
+                         std::deque<std::string>& storage, bool continuation) const {
   const std::size_t first = pieces.size();
   if (!text.empty()) pieces.push_back(text);
   std::vector<std::string_view> next;
@@ -165,7 +167,7 @@ void PreTokenizer::split(std::string_view text, bool at_start,
         split_piece(*s, piece, next);
       } else if (std::holds_alternative<PrefixSpaceStep>(step)) {
         // HF ByteLevel add_prefix_space: a space in front unless there is one already.
-        if (piece.starts_with(' ')) {
+        if (piece.starts_with(' ') || (continuation && i == first)) {
           next.push_back(piece);
         } else {
           std::string& spaced = storage.emplace_back(" ");
@@ -173,8 +175,8 @@ void PreTokenizer::split(std::string_view text, bool at_start,
           next.push_back(spaced);
         }
       } else {
-        metaspace_piece(std::get<MetaspaceStep>(step), piece, at_start && i == first, next,
-                        storage);
+        metaspace_piece(std::get<MetaspaceStep>(step), piece, at_start && i == first,
+                        continuation && i == first, next, storage);
       }
     }
     pieces.resize(first);

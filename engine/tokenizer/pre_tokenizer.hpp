@@ -32,8 +32,10 @@ class Normalizer {
   bool empty() const { return steps_.empty(); }
 
   // The normalised text: `text` itself when there is nothing to do, else a view of
-  // `storage`.
-  std::string_view apply(std::string_view text, std::string& storage) const;
+  // `storage`. `continuation`: `text` continues text already encoded (encode_parts), so
+  // nothing is prepended to it.
+  std::string_view apply(std::string_view text, std::string& storage,
+                         bool continuation = false) const;
 
  private:
   struct Step {
@@ -69,9 +71,10 @@ class PreTokenizer {
   bool empty() const { return steps_.empty(); }
 
   // Appends the pieces of `text` to `pieces`. `at_start`: `text` starts the input (for
-  // Metaspace's "first" scheme).
+  // Metaspace's "first" scheme). `continuation`: `text` continues text already encoded,
+  // so no prefix space or "▁" goes in front of it.
   void split(std::string_view text, bool at_start, std::vector<std::string_view>& pieces,
-             std::deque<std::string>& storage) const;
+             std::deque<std::string>& storage, bool continuation = false) const;
 
  private:
   std::vector<Step> steps_;

@@ -80,14 +80,15 @@ void encode_piece(const TokenizerModel& m, std::string_view piece, std::vector<s
 }
 
 // Plain text between added tokens: normalise, pre-tokenize, BPE each piece.
+// `continuation`: the text goes on from plain text already encoded (encode_parts).
 void encode_text(const TokenizerModel& m, std::string_view text, bool at_start,
-                 std::vector<std::int32_t>& out) {
+                 std::vector<std::int32_t>& out, bool continuation = false) {
   std::string normalized_storage;
-  const std::string_view normalized = m.normalizer.apply(text, normalized_storage);
+  const std::string_view normalized = m.normalizer.apply(text, normalized_storage, continuation);
   thread_local std::vector<std::string_view> pieces;
   std::deque<std::string> storage;
   pieces.clear();
-  m.pre_tokenizer.split(normalized, at_start, pieces, storage);
+  m.pre_tokenizer.split(normalized, at_start, pieces, storage, continuation);
   for (std::string_view piece : pieces) encode_piece(m, piece, out);
 }
 
@@ -114,6 +115,35 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_spec
     }
   }
   if (add_special) out.insert(out.end(), m.suffix.begin(), m.suffix.end());
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> Tokenizer::encode_parts(
+    const std::vector<std::string_view>& parts) const {
+  const TokenizerModel& m = *model_;
+  std::vector<std::vector<std::int32_t>> out(parts.size());
+  bool at_start = true;     // nothing encoded yet
+  bool after_text = false;  // the text so far ends in plain text, not an added token
+  std::vector<tok::AddedTokens::Segment> segments;
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    segments.clear();
+    if (m.added.empty()) {
+      if (!parts[k].empty()) segments.push_back({parts[k], 0, -1});
+    } else {
+      m.added.split(parts[k], segments);
+    }
+    for (const auto& s : segments) {
+      if (s.id >= 0) {
+        out[k].push_back(s.id);
+        after_text = false;
+      } else {
+        const bool continues = s.offset == 0 && after_text;
+        encode_text(m, s.text, at_start && s.offset == 0, out[k], continues);
+        after_text = true;
+      }
+      at_start = false;
+    }
+  }
   return out;
 }
 

@@ -47,6 +47,15 @@ class Tokenizer {
 
   std::vector<std::int32_t> encode(std::string_view text, bool add_special = true,
                                    bool parse_special = true) const;
+  // Text given in consecutive parts (a chat template's pieces), encoded as their
+  // concatenation would be with add_special false, except that no token crosses a part
+  // boundary: out[k] are part k's tokens, so a loss mask can follow the parts exactly.
+  // Text that continues plain text from the part before gets no prefix space or "▁";
+  // after an added token, or at the start, it does, as in encode(). Where the
+  // pre-tokenizer already splits at each boundary (a template's usual "\n" or special
+  // token), the concatenated result equals encode(concatenation, false).
+  std::vector<std::vector<std::int32_t>> encode_parts(
+      const std::vector<std::string_view>& parts) const;
   // Invalid UTF-8 (a sequence cut in the middle of a character) comes out as U+FFFD.
   std::string decode(const std::vector<std::int32_t>& ids, bool skip_special = false) const;
 
