@@ -197,6 +197,21 @@ bool check_value(const Key& key, const std::string& path, const toml::node& node
                            problems);
       return ok;
     }
+    case Type::string_table: {
+      auto t = node.as_table();
+      if (!t) {
+        type_problem(key, path, node, problems);
+        return false;
+      }
+      bool ok = true;
+      for (const auto& [name, value] : *t)
+        if (!value.is_string()) {
+          problems.add(fmt::format("{}.{}", path, name.str()), value.source(),
+                       fmt::format("expected a string, found {}", describe_node_type(value)));
+          ok = false;
+        }
+      return ok;
+    }
   }
   return false;
 }

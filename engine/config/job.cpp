@@ -221,6 +221,21 @@ class Resolver {
     }
     return out;
   }
+  static std::vector<double> numbers_of(const toml::table& t, std::string_view key) {
+    std::vector<double> out;
+    if (const toml::array* a = t.get_as<toml::array>(key))
+      for (const toml::node& element : *a) out.push_back(element.value<double>().value_or(0.0));
+    return out;
+  }
+  // A table of strings ([data.fields]); absent: empty.
+  static std::map<std::string, std::string> strings_table_of(const toml::table& t,
+                                                             std::string_view key) {
+    std::map<std::string, std::string> out;
+    if (const toml::table* table = t.get_as<toml::table>(key))
+      for (const auto& [name, value] : *table)
+        out.emplace(std::string(name.str()), value.value<std::string>().value_or(""));
+    return out;
+  }
   static std::vector<fs::path> paths_of(const toml::table& t, std::string_view key) {
     std::vector<fs::path> out;
     for (std::string& s : strings_of(t, key)) out.emplace_back(std::move(s));
@@ -285,14 +300,20 @@ class Resolver {
                : format == "chat"       ? DataFormat::chat
                : format == "completion" ? DataFormat::completion
                                         : DataFormat::auto_detect;
-    if (data.contains("template")) d.chat_template = string_of(data, "template");
+    if (data.contains("weights")) d.weights = numbers_of(data, "weights");
+    d.fields = strings_table_of(data, "fields");
+    d.chat_template = string_of(data, "template");
+    d.custom_template = strings_table_of(data, "custom_template");
+    d.skip_bad_records = boolean_of(data, "skip_bad_records");
     d.train_on_inputs = boolean_of(data, "train_on_inputs");
     d.packing = boolean_of(data, "packing");
-    const std::string overflow = string_of(data, "on_overflow");
-    d.on_overflow = overflow == "drop"    ? OverflowPolicy::drop
-                    : overflow == "split" ? OverflowPolicy::split
-                    : overflow == "error" ? OverflowPolicy::error
-                                          : OverflowPolicy::truncate;
+    if (data.contains("on_overflow")) {
+      const std::string overflow = string_of(data, "on_overflow");
+      d.on_overflow = overflow == "drop"    ? OverflowPolicy::drop
+                      : overflow == "split" ? OverflowPolicy::split
+                      : overflow == "error" ? OverflowPolicy::error
+                                            : OverflowPolicy::truncate;
+    }
 
     const toml::table& train = section_of(all, "train");
     TrainConfig& t = job.train;

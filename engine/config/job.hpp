@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -111,14 +112,18 @@ struct ScheduleConfig {
 
 struct DataConfig {
   std::vector<std::filesystem::path> train;  // empty only for JobPurpose::inspect
+  std::vector<double> weights;               // one per train file, or empty: all 1
   std::optional<std::filesystem::path> eval;
   double val_split = 0;
   std::int64_t seq_len = 0;
   DataFormat format = DataFormat::auto_detect;
-  std::optional<std::string> chat_template;  // unset: the tokenizer's own
+  std::map<std::string, std::string> fields;  // canonical name -> the files' name
+  std::string chat_template = "auto";         // a built-in name, "custom" or "auto"
+  std::map<std::string, std::string> custom_template;
   bool train_on_inputs = false;
   bool packing = false;
-  OverflowPolicy on_overflow = OverflowPolicy::truncate;
+  std::optional<OverflowPolicy> on_overflow;  // unset: split for text, truncate otherwise
+  bool skip_bad_records = false;
 };
 
 struct TrainConfig {

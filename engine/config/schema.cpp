@@ -209,22 +209,31 @@ std::vector<Section> build_schema() {
 
   s.push_back(Section{
       .name = "data",
-      .doc = "Training and evaluation data: JSONL files, one example per line.",
+      .doc = "Training and evaluation data: what the examples are and how they become token "
+             "sequences.",
       .keys = {
           {.name = "train",
            .type = Type::string_list,
-           .doc = "Training data: a JSONL file or a list of them.",
+           .doc = "Training data: a file or a list of files (JSON array, JSONL, or plain "
+                  "text), all of one format.",
            .required = Required::to_train,
            .is_path = true},
+          {.name = "weights",
+           .type = Type::number_array,
+           .doc = "Mixing weight per training file: how many times each of its examples is "
+                  "used per epoch (2 twice, 0.5 a seeded half). Same length as `train`.",
+           .default_doc = "1 for every file",
+           .min = at_least(0)},
           {.name = "eval",
            .type = Type::string,
-           .doc = "Evaluation data (JSONL). Set this or val_split, not both.",
+           .doc = "Evaluation data, in the training data's format. Set this or val_split, "
+                  "not both.",
            .is_path = true,
            .excludes = "val_split"},
           {.name = "val_split",
            .type = Type::number,
-           .doc = "Fraction of the training examples held out for evaluation. Set this or "
-                  "eval, not both.",
+           .doc = "Fraction of the training examples held out for evaluation (seeded). Set "
+                  "this or eval, not both.",
            .default_value = "0.0",
            .min = at_least(0),
            .max = below(1),
@@ -237,29 +246,53 @@ std::vector<Section> build_schema() {
           {.name = "format",
            .type = Type::string,
            .doc = "Example format: `text` (`text`), `alpaca` (`instruction`, `input`, "
-                  "`output`), `chat` (`messages`), `completion` (`prompt`, `completion`); "
-                  "`auto` tells by the first line's fields.",
+                  "`output`), `chat` (`messages` with `role`/`content`, or ShareGPT "
+                  "`conversations` with `from`/`value`), `completion` (`prompt`, "
+                  "`completion`); `auto` tells by the first record's fields and says so.",
            .default_value = "\"auto\"",
            .choices = {"auto", "text", "alpaca", "chat", "completion"}},
+          {.name = "fields",
+           .type = Type::string_table,
+           .doc = "Field names of the files, where they differ from the format's: "
+                  "`[data.fields]` with `instruction = \"question\"`, `messages = "
+                  "\"dialog\"`, `role = \"speaker\"`, ...",
+           .default_doc = "the format's own names"},
           {.name = "template",
            .type = Type::string,
-           .doc = "Chat template for `chat` examples, by name; unset: the tokenizer's own "
-                  "`chat_template`."},
+           .doc = "Chat template for `alpaca` and `chat` examples: `chatml`, `llama3`, "
+                  "`llama2`, `mistral`, `zephyr`, `alpaca`, `custom` (from "
+                  "[data.custom_template]), or `auto` (from the model's tokenizer, and said).",
+           .default_value = "\"auto\"",
+           .choices = {"auto", "chatml", "llama3", "llama2", "mistral", "zephyr", "alpaca",
+                       "custom"}},
+          {.name = "custom_template",
+           .type = Type::string_table,
+           .doc = "With template = \"custom\": `begin`, `system_prefix`, `system_suffix`, "
+                  "`user_prefix`, `user_suffix`, `assistant_prefix`, `assistant_end` (trained; "
+                  "default \"{eos}\"), `assistant_after`, `tool_prefix`, `tool_suffix`, "
+                  "`default_system`; \"{bos}\" and \"{eos}\" stand for the tokenizer's tokens.",
+           .default_doc = "none"},
           {.name = "train_on_inputs",
            .type = Type::boolean,
-           .doc = "Also compute the loss on prompt tokens (by default only responses train).",
+           .doc = "Also compute the loss on prompt tokens (system, user, tool turns; a "
+                  "completion's prompt). By default only responses train.",
            .default_value = "false"},
           {.name = "packing",
            .type = Type::boolean,
-           .doc = "Pack several examples into each sequence (they do not attend to each "
-                  "other).",
+           .doc = "Pack several examples into each sequence; they do not attend to each "
+                  "other and their positions restart, so the loss is as if each ran alone.",
            .default_value = "false"},
           {.name = "on_overflow",
            .type = Type::string,
-           .doc = "What to do with an example longer than seq_len: cut it, skip it, split it "
-                  "into several sequences, or stop with an error.",
-           .default_value = "\"truncate\"",
+           .doc = "An example longer than seq_len: `truncate` it, `split` it into several "
+                  "sequences, `drop` it, or stop with an `error`. Counted in the data report.",
+           .default_doc = "`split` for `text` data, `truncate` otherwise",
            .choices = {"truncate", "drop", "split", "error"}},
+          {.name = "skip_bad_records",
+           .type = Type::boolean,
+           .doc = "Skip (and count) records that are invalid JSON or lack a field, instead "
+                  "of stopping at the first with its file and line.",
+           .default_value = "false"},
       }});
 
   s.push_back(Section{
@@ -439,6 +472,8 @@ std::string describe_expected(const Key& key) {
     case Type::number_array:
       if (key.length > 0) return fmt::format("an array of {} numbers{}", key.length, bounded);
       return "an array of numbers" + bounded;
+    case Type::string_table:
+      return "a table of strings";
   }
   return "a value";
 }
@@ -460,6 +495,8 @@ std::string describe_type(const Key& key) {
     case Type::number_array:
       if (key.length > 0) return fmt::format("array of {} numbers", key.length);
       return "array of numbers";
+    case Type::string_table:
+      return "table of strings";
   }
   return "value";
 }

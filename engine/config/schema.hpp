@@ -27,6 +27,7 @@ enum class Type {
   string_list,   // a non-empty string, or a non-empty array of non-empty strings
   string_array,  // an array (possibly empty) of non-empty strings
   number_array,  // an array of numbers (of `length` elements when length > 0)
+  string_table,  // a table of string values ([data.fields]), possibly empty strings
 };
 
 // When a key must be present.

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "engine/data/jsonl.hpp"
-#include "engine/data/text_dataset.hpp"
+#include "engine/data/rows.hpp"
 #include "ftengine/autograd.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/ops.hpp"

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "engine/data/text_dataset.hpp"
+#include "engine/data/rows.hpp"
 #include "ftengine/adapter.hpp"
 #include "ftengine/model.hpp"
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/data/text_dataset.hpp"
+#include "engine/data/rows.hpp"
 #include "ftengine/backend.hpp"
 #include "ftengine/model.hpp"
 

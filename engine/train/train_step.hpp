@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/config/job.hpp"
-#include "engine/data/text_dataset.hpp"
+#include "engine/data/rows.hpp"
 #include "engine/train/setup.hpp"
 #include "ftengine/error.hpp"
 

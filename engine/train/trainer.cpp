@@ -37,9 +37,18 @@ std::string resume_command(const Job& job, const std::vector<std::string>& overr
 
 namespace {
 
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    lines.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return lines;
+}
+
 // Things this build does not do yet, refused before any work rather than skipped after it.
 void refuse_unsupported(const Job& job) {
-  require_supported_format(job.data);
   if (job.output.gguf)
     throw Error(
         "output.gguf = true: GGUF export is not in this build yet (it lands with the "
@@ -228,11 +237,17 @@ TrainerState starting_state(const Job& job, const TrainOptions& options, Trainin
 }
 
 void log_plan(const Job& job, const TrainingData& data, std::int64_t total_steps) {
+  for (const std::string& line : lines_of(format_report(data.report))) log::info("data: {}", line);
+  // Fewer than ~100 examples rarely teach a model much: say so before the time is spent.
+  if (data.report.format != DataFormat::text && data.report.counts.kept < 100)
+    log::warn(
+        "only {} training example(s): fine-tuning on fewer than about 100 rarely improves a "
+        "model; a few-shot prompt may serve better",
+        data.report.counts.kept);
   const auto rows = static_cast<std::int64_t>(data.train.rows.size());
   const std::int64_t rows_per_step = job.train.batch_size * job.train.grad_accum;
-  log::info("data: {} documents, {} tokens in {} rows of {}; {} steps of {} rows ({:.2f} epochs)",
-            data.train.documents, data.train.tokens, rows, job.data.seq_len, total_steps,
-            rows_per_step,
+  log::info("{} tokens in {} rows of {}; {} steps of {} rows ({:.2f} epochs)", data.train.tokens,
+            rows, job.data.seq_len, total_steps, rows_per_step,
             static_cast<double>(total_steps * rows_per_step) / static_cast<double>(rows));
   if (data.eval)
     log::info("eval: {} ({} rows, {} target tokens)", data.eval_source, data.eval->rows.size(),

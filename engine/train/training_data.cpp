@@ -37,34 +37,22 @@ TokenizedRows window_documents(const std::vector<Document>& documents, std::int6
   return out;
 }
 
-void require_supported_format(const DataConfig& data) {
-  if (data.format != DataFormat::auto_detect && data.format != DataFormat::text)
-    throw Error(
-        fmt::format("data.format = \"{}\": this build trains on plain text only (JSONL "
-                    "records with a \"text\" field, or text files); instruction and chat "
-                    "formats land with the data issue (#5). Set data.format = \"text\"",
-                    to_string(data.format)));
-}
-
 TrainingData load_training_data(const Job& job, const Tokenizer& tokenizer) {
   const DataConfig& data = job.data;
-  require_supported_format(data);
-
+  // A plain-text eval file is cut as `ftengine eval --data FILE` cuts it, so the eval loss
+  // a run reports is the one `ftengine eval --adapter` gives for its output.
+  PreparedData prepared = prepare_data(job, tokenizer, {.text_eval = false});
   TrainingData out;
-  out.train = pack_documents(read_text_documents(data.train), tokenizer, data.seq_len);
-  if (data.eval) {
+  out.train = std::move(prepared.train);
+  out.report = std::move(prepared.report);
+  out.eval = std::move(prepared.eval);
+  out.eval_source = std::move(prepared.eval_source);
+  if (data.eval && out.report.format == DataFormat::text) {
     out.eval = window_documents(read_documents(*data.eval, tokenizer), data.seq_len);
     if (out.eval->rows.empty())
       throw Error(fmt::format("data.eval {}: nothing to evaluate: no document has two tokens",
                               data.eval->string()));
     out.eval_source = data.eval->string();
-  } else if (data.val_split > 0) {
-    RowSplit split = split_rows(std::move(out.train), data.val_split,
-                                static_cast<std::uint64_t>(job.train.seed));
-    out.train = std::move(split.train);
-    out.eval = std::move(split.held_out);
-    out.eval_source =
-        fmt::format("data.val_split = {} of the packed training rows", data.val_split);
   }
   return out;
 }

@@ -1,5 +1,5 @@
-// The rows a job trains and evaluates on (DESIGN §6 step 4): plain-text documents, from
-// JSONL "text" records or text files, tokenised and packed into rows of data.seq_len.
+// The rows a job trains and evaluates on (DESIGN §6 step 4), from data/dataset.hpp, and
+// the data report.
 //
 //   TrainingData data = load_training_data(job, tokenizer);
 //   data.train.rows ... ; if (data.eval) evaluate_rows(..., *data.eval, ...);
@@ -7,15 +7,16 @@
 // Evaluation rows: with data.eval, that file cut into windows exactly as `ftengine eval
 // --data FILE --seq-len <data.seq_len>` cuts it (window_documents), so the eval loss a run
 // reports is the number `ftengine eval --adapter` gives for its output. With
-// data.val_split, that fraction of the packed training rows, held out (split_rows).
-// Otherwise there is nothing to evaluate on.
+// data.val_split, that fraction of the training examples, held out. An eval file of another
+// format goes through the training data's template and masks. Otherwise there is nothing
+// to evaluate on.
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "engine/config/job.hpp"
-#include "engine/data/text_dataset.hpp"
+#include "engine/data/dataset.hpp"
 #include "engine/eval/evaluate.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 
@@ -25,11 +26,8 @@ struct TrainingData {
   TokenizedRows train;
   std::optional<TokenizedRows> eval;
   std::string eval_source;  // for the log: the eval file, or the val_split it came from
+  DataReport report;
 };
-
-// ft::Error for a data format this build cannot train on yet (plain text only, until the
-// data issue #5 adds instruction and chat formats).
-void require_supported_format(const DataConfig& data);
 
 // ft::Error for unreadable data, or data that gives nothing to train on.
 TrainingData load_training_data(const Job& job, const Tokenizer& tokenizer);

@@ -94,8 +94,11 @@ TEST(Defaults, FillEveryKeyTheJobLeavesOut) {
   EXPECT_FALSE(job.data.eval.has_value());
   EXPECT_EQ(job.data.seq_len, 512);
   EXPECT_EQ(job.data.format, DataFormat::auto_detect);
-  EXPECT_FALSE(job.data.chat_template.has_value());
-  EXPECT_EQ(job.data.on_overflow, OverflowPolicy::truncate);
+  EXPECT_EQ(job.data.chat_template, "auto");
+  EXPECT_FALSE(job.data.on_overflow.has_value());  // split for text, truncate otherwise
+  EXPECT_TRUE(job.data.fields.empty());
+  EXPECT_TRUE(job.data.weights.empty());
+  EXPECT_FALSE(job.data.skip_bad_records);
   EXPECT_EQ(job.train.batch_size, 4);
   EXPECT_EQ(job.train.grad_accum, 1);
   EXPECT_FALSE(job.train.max_steps.has_value());

@@ -1,101 +1,119 @@
-// Real datasets from ../shared/testdata (see its PROVENANCE.md files): LLaMA-Factory's
-// c4_demo.jsonl (300 web-text records) and the TinyStories sample, packed with the
-// stories260K-hf SentencePiece tokenizer. The counts must add up and the rows must give
-// back the stream exactly.
+// Real datasets from ../shared/testdata (see its PROVENANCE.md files) through the whole
+// data pipeline of a job, with real tokenizers: LLaMA-Factory's Alpaca, ShareGPT and C4
+// samples; the counts the report gives must match the files, and rows must give back each
+// example's tokens exactly. Also: a packed batch gives the same loss as its examples one
+// by one (stories260K).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <vector>
 
-#include "engine/data/text_dataset.hpp"
+#include "engine/config/job.hpp"
+#include "engine/data/dataset.hpp"
 #include "unit/data/data_test_util.hpp"
 
-namespace ft::engine {
+namespace ft::testing {
 namespace {
 
 namespace fs = std::filesystem;
+using engine::DataFormat;
+using engine::PreparedData;
+using engine::Tokenizer;
 
 const fs::path kTestdata = fs::path(FTENGINE_SHARED_TESTDATA);
-const fs::path kC4 = kTestdata / "datasets" / "llamafactory" / "c4_demo.jsonl";
-const fs::path kStory = kTestdata / "datasets" / "text" / "tinystories_sample.txt";
+const fs::path kFactory = kTestdata / "datasets" / "llamafactory";
 const fs::path kStoriesModel = kTestdata / "models" / "stories260K-hf";
 
-class RealData : public ::testing::Test {
+class RealData : public DataTest {
  protected:
   void SetUp() override {
-    for (const fs::path& p : {kC4, kStory, kStoriesModel / "tokenizer.json"})
+    DataTest::SetUp();
+    for (const fs::path& p : {kFactory / "identity.json", kStoriesModel / "tokenizer.json"})
       if (!fs::exists(p)) GTEST_SKIP() << "test data absent: " << p.string();
+  }
+
+  // A job over `train` with the stories260K model; `data` adds [data] keys.
+  engine::Job job(const std::string& train, const std::string& data = "") const {
+    return engine::load_job_from_string(
+        fmt::format("[model]\npath = \"{}\"\n[adapter]\nplugin = \"lora\"\n[data]\ntrain = \"{}\"\n{}\n", kStoriesModel.string(),
+                    train, data),
+        dir_ / "job.toml");
   }
 };
 
-// Checks every row against the stream built independently from the documents.
-void expect_rows_replay_the_stream(const std::vector<TextDocument>& docs, const Tokenizer& tok,
-                                   const TokenizedRows& r) {
-  std::vector<std::int32_t> stream, doc_of;
-  for (std::size_t d = 0; d < docs.size(); ++d) {
-    std::vector<std::int32_t> ids = tok.encode(docs[d].text);
-    ids.push_back(*tok.eos_id());
-    stream.insert(stream.end(), ids.begin(), ids.end());
-    doc_of.insert(doc_of.end(), ids.size(), static_cast<std::int32_t>(d));
-  }
-  ASSERT_EQ(r.tokens, static_cast<std::int64_t>(stream.size()));
-  ASSERT_EQ(r.target_tokens, r.tokens - static_cast<std::int64_t>(docs.size()));
-  const std::size_t L = static_cast<std::size_t>(r.seq_len);
-  ASSERT_EQ(r.rows.size(), (stream.size() + L - 1) / L);
-  std::int64_t targets = 0, position_errors = 0, mismatches = 0;
-  for (std::size_t i = 0; i < r.rows.size() * L; ++i) {
-    const TokenRow& row = r.rows[i / L];
-    const std::size_t t = i % L;
-    if (i >= stream.size()) {  // padding
-      mismatches += row.tokens[t] != 0 || row.targets[t] != kIgnoreTarget || row.doc_ids[t] != -1;
-      continue;
-    }
-    mismatches += row.tokens[t] != stream[i] || row.doc_ids[t] != doc_of[i];
-    const bool last_of_doc = i + 1 == stream.size() || doc_of[i + 1] != doc_of[i];
-    mismatches += row.targets[t] != (last_of_doc ? kIgnoreTarget : stream[i + 1]);
-    targets += row.targets[t] != kIgnoreTarget;
-    // Position: distance to the later of the document's start and the row's start.
-    std::size_t start = i - t;
-    for (std::size_t k = i; k > i - t; --k)
-      if (doc_of[k - 1] != doc_of[i]) {
-        start = k;
-        break;
-      }
-    position_errors += row.positions[t] != static_cast<std::int32_t>(i - start);
-  }
-  EXPECT_EQ(mismatches, 0);
-  EXPECT_EQ(position_errors, 0);
-  EXPECT_EQ(targets, r.target_tokens);
+TEST_F(RealData, IdentityIsAlpacaAndEveryRecordTrains) {
+  const Tokenizer tok = Tokenizer::from_directory(kStoriesModel);
+  const PreparedData d = engine::prepare_data(job((kFactory / "identity.json").string()), tok);
+  EXPECT_EQ(d.report.format, DataFormat::alpaca);
+  EXPECT_EQ(d.report.template_name, "alpaca");  // stories260K has no chat tokens
+  ASSERT_EQ(d.report.files.size(), 1u);
+  EXPECT_EQ(d.report.files[0].records, 91);  // PROVENANCE.md: 91 rows
+  EXPECT_EQ(d.report.counts.examples, 91);
+  EXPECT_EQ(d.report.counts.kept, 91);
+  EXPECT_EQ(d.train.rows.size(), 91u);  // no packing: one row each
+  EXPECT_GT(d.report.target_tokens, 0);
+  EXPECT_LT(d.report.target_tokens, d.report.counts.input_tokens);  // prompts are masked
 }
 
-TEST_F(RealData, C4RecordsPackWithTheStoriesTokenizer) {
+TEST_F(RealData, GlaiveToolCallsAreChatWithToolTurns) {
   const Tokenizer tok = Tokenizer::from_directory(kStoriesModel);
-  const std::vector<TextDocument> docs = read_text_documents({kC4});
-  ASSERT_EQ(docs.size(), 300u);  // PROVENANCE.md: 300 rows
-  EXPECT_EQ(docs[299].origin, kC4.string() + ":300");
-  for (std::int64_t seq_len : {2, 257, 512}) {
+  const PreparedData d = engine::prepare_data(
+      job((kFactory / "glaive_toolcall_en_demo.json").string(), "seq_len = 2048\non_overflow = \"split\""), tok);
+  EXPECT_EQ(d.report.format, DataFormat::chat);
+  EXPECT_EQ(d.report.template_name, "zephyr");
+  EXPECT_EQ(d.report.files[0].records, 300);
+  EXPECT_EQ(d.report.counts.kept, 300);
+  EXPECT_GT(d.report.counts.split, 0);  // 512 tokens of vocabulary make long conversations
+}
+
+TEST_F(RealData, AlpacaDemoPackedAndTruncatedAddsUp) {
+  const Tokenizer tok = Tokenizer::from_directory(kStoriesModel);
+  const PreparedData d = engine::prepare_data(
+      job((kFactory / "alpaca_en_demo.json").string(), "seq_len = 256\npacking = true"), tok);
+  const engine::SequenceCounts& c = d.report.counts;
+  EXPECT_EQ(c.examples, 999);
+  EXPECT_EQ(c.kept + c.untrained + c.truncated_away, 999);
+  EXPECT_GT(c.truncated, 0);  // some answers are longer than 256 tokens
+  EXPECT_EQ(c.slots, static_cast<std::int64_t>(d.train.rows.size()) * 256);
+  EXPECT_GT(static_cast<double>(c.input_tokens) / static_cast<double>(c.slots), 0.9);
+}
+
+// Every example of C4 split into rows of seq_len: the rows, piece by piece, give back the
+// example's tokens, and every token after an example's first is a target exactly once.
+TEST_F(RealData, SplitTextRowsReplayEachExample) {
+  const fs::path c4 = kFactory / "c4_demo.jsonl";
+  const Tokenizer tok = Tokenizer::from_directory(kStoriesModel);
+  for (std::int64_t seq_len : {64, 509}) {
     SCOPED_TRACE(seq_len);
-    const TokenizedRows r = pack_documents(docs, tok, seq_len);
-    EXPECT_EQ(r.documents, 300);
-    expect_rows_replay_the_stream(docs, tok, r);
+    const PreparedData d = engine::prepare_data(
+        job(c4.string(), fmt::format("seq_len = {}", seq_len)), tok, {.show = 300});
+    EXPECT_EQ(d.report.format, DataFormat::text);
+    EXPECT_EQ(d.report.on_overflow, engine::OverflowPolicy::split);
+    ASSERT_EQ(d.shown.size(), 300u);
+    std::size_t row = 0;
+    std::int64_t targets = 0, expected_targets = 0;
+    for (const engine::TokenizedExample& e : d.shown) {
+      expected_targets += static_cast<std::int64_t>(e.tokens.size()) - 1;
+      // A last piece of one token predicts nothing and is left out.
+      const auto L = static_cast<std::size_t>(seq_len);
+      const std::vector<std::int32_t> expected(
+          e.tokens.begin(), e.tokens.end() - (e.tokens.size() % L == 1 ? 1 : 0));
+      std::vector<std::int32_t> replay;
+      while (replay.size() < expected.size()) {
+        ASSERT_LT(row, d.train.rows.size());
+        const engine::TokenRow& r = d.train.rows[row++];
+        for (std::size_t t = 0; t < r.tokens.size() && r.doc_ids[t] >= 0; ++t) {
+          replay.push_back(r.tokens[t]);
+          targets += r.targets[t] != engine::kIgnoreTarget;
+        }
+      }
+      EXPECT_EQ(replay, expected) << e.origin;
+    }
+    EXPECT_EQ(row, d.train.rows.size());
+    EXPECT_EQ(targets, expected_targets);
+    EXPECT_EQ(d.train.target_tokens, expected_targets);
   }
-}
-
-TEST_F(RealData, ATextFileIsOneDocumentAndSplitsBackIntoIt) {
-  const Tokenizer tok = Tokenizer::from_directory(kStoriesModel);
-  const std::vector<TextDocument> docs = read_text_documents({kStory, kC4});
-  ASSERT_EQ(docs.size(), 301u);
-  EXPECT_EQ(docs[0].origin, kStory.string());
-  EXPECT_EQ(docs[0].text.size(), 3794u);  // PROVENANCE.md: 3794 bytes
-  const TokenizedRows r = pack_documents(docs, tok, 128);
-  expect_rows_replay_the_stream(docs, tok, r);
-
-  const RowSplit s = split_rows(r, 0.1, 3);
-  EXPECT_EQ(s.held_out.rows.size(),
-            static_cast<std::size_t>(std::llround(0.1 * static_cast<double>(r.rows.size()))));
-  EXPECT_EQ(s.train.tokens + s.held_out.tokens, r.tokens);
-  EXPECT_EQ(s.train.target_tokens + s.held_out.target_tokens, r.target_tokens);
 }
 
 }  // namespace
-}  // namespace ft::engine
+}  // namespace ft::testing

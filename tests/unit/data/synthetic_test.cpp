@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "engine/data/text_dataset.hpp"
+#include "engine/data/examples.hpp"
 #include "support/cli.hpp"
 #include "unit/data/data_test_util.hpp"
 
@@ -102,10 +102,10 @@ TEST_F(Synthetic, WrittenFilesReadBackAsTheDataset) {
   ASSERT_EQ(w.files.size(), 2u);
   const SyntheticDataset d = make_synthetic_dataset("quickstart", 5);
   std::vector<std::string> train, val;
-  for (const TextDocument& doc : read_text_documents({dir_ / "q" / "train.jsonl"}))
-    train.push_back(doc.text);
-  for (const TextDocument& doc : read_text_documents({dir_ / "q" / "val.jsonl"}))
-    val.push_back(doc.text);
+  for (const Example& e : read_examples(dir_ / "q" / "train.jsonl", {}).examples)
+    train.push_back(e.messages.at(0).content);
+  for (const Example& e : read_examples(dir_ / "q" / "val.jsonl", {}).examples)
+    val.push_back(e.messages.at(0).content);
   EXPECT_EQ(train, d.train);
   EXPECT_EQ(val, d.val);
 

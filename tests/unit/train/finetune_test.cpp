@@ -122,5 +122,21 @@ TEST_F(CliTest, QuickstartJobLowersItsEvalLoss) {
   EXPECT_LT(after, before * 0.85) << before << " -> " << after;
 }
 
+// configs/chat.toml, shorter: LoRA on multi-turn tool-calling conversations (masked to the
+// assistant turns) lowers the loss of held-out conversations.
+TEST_F(CliTest, ChatJobLowersTheHeldOutLoss) {
+  if (!fs::exists(kStoriesModel / "model.safetensors") ||
+      !fs::exists(fs::path(FTENGINE_SHARED_TESTDATA) / "datasets/llamafactory"))
+    GTEST_SKIP() << "test data absent: " << FTENGINE_SHARED_TESTDATA;
+  const CliResult r = run(fmt::format(
+      "-q run configs/chat.toml --set output.dir={} --set train.max_steps=30 "
+      "--set train.eval_every=30 --set data.seq_len=256",
+      (dir_ / "run").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double before = first_eval(dir_ / "run"), after = last_eval(dir_ / "run");
+  EXPECT_LT(after, before * 0.85) << before << " -> " << after;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "run/adapter/adapter_model.safetensors"));
+}
+
 }  // namespace
 }  // namespace ft::testing

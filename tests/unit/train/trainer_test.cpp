@@ -93,7 +93,7 @@ TEST_F(TrainTest, ValSplitHoldsOutTrainingRowsForEvaluation) {
   std::ofstream(dir_ / "job.toml") << job;
   const CliResult r = train("--set data.val_split=0.25 --set train.max_steps=4");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("eval: data.val_split = 0.25 of the packed training rows ("),
+  EXPECT_NE(r.err.find("eval: data.val_split = 0.25: 10 held-out example(s) ("),
             std::string::npos)
       << r.err;
   const std::vector<nlohmann::json> evals = records_with(read_metrics(dir_ / "run"), "eval_loss");
@@ -150,9 +150,10 @@ TEST_F(TrainTest, RefusesWhatThisBuildCannotDoBeforeTraining) {
   EXPECT_NE(r.err.find("output.gguf = true: GGUF export is not in this build yet"),
             std::string::npos)
       << r.err;
+  // Data in another format than the job says: the first bad record, by file and line.
   r = train("-q --set data.format=alpaca");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("data.format = \"alpaca\": this build trains on plain text only"),
+  EXPECT_NE(r.err.find((dir_ / "train.jsonl").string() + ":1: no \"instruction\" field"),
             std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "run/checkpoints"));
