@@ -138,5 +138,24 @@ TEST_F(CliTest, ChatJobLowersTheHeldOutLoss) {
   EXPECT_TRUE(fs::is_regular_file(dir_ / "run/adapter/adapter_model.safetensors"));
 }
 
+// configs/alpaca.toml: the run prints the data report first and warns that 82 examples
+// are few.
+TEST_F(CliTest, AFewExamplesAreTrainedWithAWarning) {
+  if (!fs::exists(kStoriesModel / "model.safetensors") ||
+      !fs::exists(fs::path(FTENGINE_SHARED_TESTDATA) / "datasets/llamafactory"))
+    GTEST_SKIP() << "test data absent: " << FTENGINE_SHARED_TESTDATA;
+  const CliResult r = run(fmt::format("run configs/alpaca.toml --set output.dir={} "
+                                      "--set train.max_steps=2",
+                                      (dir_ / "run").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ftengine: data: examples: 82 to train, 82 kept, 0 dropped\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("warning: only 82 training example(s): fine-tuning on fewer than about "
+                       "100 rarely improves a model"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace ft::testing
