@@ -72,6 +72,11 @@ void CpuBackend::gemm(const GemmArgs& args) {
   gemm_.run(args, threads_);
 }
 
+void CpuBackend::gemm_4bit(const Gemm4bitArgs& args) {
+  use_threads();
+  gemm_4bit_.run(args, gemm_, threads_);
+}
+
 #define FT_CPU_FORWARD(NAME, ARGS)          \
   void CpuBackend::NAME(const ARGS& args) { \
     use_threads();                          \

@@ -14,6 +14,7 @@
 
 #include "backends/cpu/allocator.hpp"
 #include "backends/cpu/gemm.hpp"
+#include "backends/cpu/gemm_4bit.hpp"
 #include "ftengine/backend.hpp"
 
 namespace ft::backends::cpu {
@@ -63,6 +64,7 @@ class CpuBackend final : public Backend {
   double sum_squares(const float* x, std::int64_t n) override;
   std::int64_t count_nonfinite(const float* x, std::int64_t n) override;
   bool host_accessible() const override { return true; }
+  void gemm_4bit(const Gemm4bitArgs& args) override;
 
   // Number of oneDNN matmul primitives built so far (tests check that shapes are reused).
   std::size_t cached_gemm_primitives() const { return gemm_.cached_primitives(); }
@@ -74,6 +76,7 @@ class CpuBackend final : public Backend {
   int threads_;
   CachingAllocator allocator_;
   GemmEngine gemm_;
+  Gemm4bit gemm_4bit_;
 };
 
 }  // namespace ft::backends::cpu

@@ -1,8 +1,12 @@
 // Out-of-line destructors of the plugin interfaces: their vtables and type_info live in
-// libftengine_sdk.so, which is what makes dynamic_cast work across plugin libraries.
+// libftengine_sdk.so, which is what makes dynamic_cast work across plugin libraries. And
+// the defaults of interface functions added within a major version.
+#include <fmt/format.h>
+
 #include "ftengine/adapter.hpp"
 #include "ftengine/autograd.hpp"
 #include "ftengine/backend.hpp"
+#include "ftengine/error.hpp"
 #include "ftengine/model.hpp"
 #include "ftengine/module.hpp"
 #include "ftengine/optimizer.hpp"
@@ -17,5 +21,12 @@ Adapter::~Adapter() = default;
 Optimizer::~Optimizer() = default;
 LinearHook::~LinearHook() = default;
 Node::~Node() = default;
+
+void Backend::gemm_4bit(const Gemm4bitArgs&) {
+  throw Error(fmt::format(
+      "the {} backend has no 4-bit GEMM (ABI 1.3): QLoRA needs a backend that has one, such "
+      "as cpu",
+      name()));
+}
 
 }  // namespace ft

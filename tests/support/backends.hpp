@@ -38,6 +38,10 @@ class CountingBackend : public Backend {
     ++gemm_calls;
     inner_.gemm(a);
   }
+  void gemm_4bit(const Gemm4bitArgs& a) override {
+    ++gemm_calls;
+    inner_.gemm_4bit(a);
+  }
   void embedding_forward(const EmbeddingForwardArgs& a) override { inner_.embedding_forward(a); }
   void embedding_backward(const EmbeddingBackwardArgs& a) override { inner_.embedding_backward(a); }
   void rmsnorm_forward(const RmsNormForwardArgs& a) override { inner_.rmsnorm_forward(a); }

@@ -34,6 +34,7 @@ std::string peft_tensor_name(const std::string& layer_name, const char* which) {
 
 void LoraAdapter::configure(const Options& options) {
   settings_ = settings_from_options(options);
+  if (quantize_base_) settings_.quant = quant_from_options(options);
   targets_key_ = job_key(options, "target_modules");
 }
 
@@ -83,6 +84,31 @@ void LoraAdapter::attach(Model& model, Backend& backend) {
   });
   log::debug("lora: r = {}, alpha = {}, scale = {}, on {} of {} linear layers", s.r, s.alpha,
              s.scale(), chosen.size(), layers.size());
+  if (quantize_base_) quantize_bases(backend);
+}
+
+void LoraAdapter::quantize_bases(Backend& backend) {
+  const Quant4bitOptions q = settings_.quant.value_or(Quant4bitOptions{});
+  settings_.quant = q;
+  std::size_t stored = 0, as_loaded = 0;
+  std::int64_t weights = 0;
+  for (Adapted& a : adapted_) {
+    const Tensor& w = a.layer->weight();
+    const std::vector<float> values = w.to_vector();  // widened from bf16/f16
+    const Quantized4bit host = quantize_4bit(values.data(), w.dim(0), w.dim(1), q);
+    a.hook->set_base_4bit(ops::to_backend(host, backend));
+    stored += host.stored_bytes();
+    as_loaded += w.nbytes();
+    weights += w.numel();
+  }
+  // What QLoRA is for: the bytes of the frozen base, as loaded and as stored now.
+  log::info(
+      "qlora: base weights of {} layers in {}{}, block {}: {:.2f} MiB as stored ({:.3f} bits "
+      "per weight), from {:.2f} MiB as loaded",
+      adapted_.size(), quant_type_name(q.type), q.double_quant ? " (double-quantised)" : "",
+      q.block_size, static_cast<double>(stored) / (1 << 20),
+      8.0 * static_cast<double>(stored) / static_cast<double>(std::max<std::int64_t>(1, weights)),
+      static_cast<double>(as_loaded) / (1 << 20));
 }
 
 std::vector<Parameter> LoraAdapter::trainable_parameters() const {
@@ -176,6 +202,7 @@ void LoraAdapter::load(const fs::path& dir, Model& model, Backend& backend) {
   });
   log::debug("lora: loaded {} (r = {}, scale = {}) onto {} layers", dir.string(), s.r, s.scale(),
              chosen.size());
+  if (quantize_base_) quantize_bases(backend);
 }
 
 void LoraAdapter::merge() {

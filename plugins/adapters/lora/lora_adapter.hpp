@@ -19,8 +19,12 @@ namespace ft::plugins::lora {
 // PEFT's key of an adapted layer's A or B ("lora_A" / "lora_B").
 std::string peft_tensor_name(const std::string& layer_name, const char* which);
 
-class LoraAdapter final : public Adapter {
+class LoraAdapter : public Adapter {
  public:
+  // `quantize_base`: QLoRA (plugin "qlora"): the adapted layers' base weights are
+  // quantised to 4 bits when the adapter attaches.
+  explicit LoraAdapter(bool quantize_base = false) : quantize_base_(quantize_base) {}
+
   void configure(const Options& options) override;
   void attach(Model& model, Backend& backend) override;
   std::vector<Parameter> trainable_parameters() const override;
@@ -39,11 +43,21 @@ class LoraAdapter final : public Adapter {
   void hook_layers(const std::vector<Linear*>& layers, const std::vector<std::size_t>& chosen,
                    MakeAB make_ab);
   void require_detached(const char* what) const;
+  // QLoRA: every adapted layer's x·Wᵀ from a 4-bit copy of W.
+  void quantize_bases(Backend& backend);
+
+  bool quantize_base_;
 
   LoraSettings settings_;
   std::string targets_key_ = "adapter.target_modules";  // names target_modules in messages
   std::vector<Adapted> adapted_;
   std::shared_ptr<AdapterForwardState> state_ = std::make_shared<AdapterForwardState>();
+};
+
+// The "qlora" plugin: LoRA on a 4-bit NF4/FP4 base (ftengine/quant.hpp).
+class QloraAdapter final : public LoraAdapter {
+ public:
+  QloraAdapter() : LoraAdapter(/*quantize_base=*/true) {}
 };
 
 }  // namespace ft::plugins::lora

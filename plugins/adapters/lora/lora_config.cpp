@@ -78,7 +78,27 @@ json peft_config(const LoraSettings& s, const std::vector<std::string>& adapted_
   config["rank_pattern"] = json::object();
   config["alpha_pattern"] = json::object();
   config["use_dora"] = false;
+  if (s.quant)
+    config["ftengine_quantization"] = {{"quant_type", quant_type_name(s.quant->type)},
+                                       {"double_quant", s.quant->double_quant},
+                                       {"block_size", s.quant->block_size}};
   return config;
+}
+
+Quant4bitOptions quant_from_options(const Options& options) {
+  Quant4bitOptions q;
+  const std::string type = options.text("quant_type", "nf4");
+  if (type != "nf4" && type != "fp4")
+    throw Error(fmt::format("{}: expected \"nf4\" or \"fp4\", found \"{}\"",
+                            key_of(options, "quant_type"), type));
+  q.type = type == "fp4" ? QuantType::fp4 : QuantType::nf4;
+  q.double_quant = options.boolean("double_quant", true);
+  q.block_size = options.integer("block_size", 64);
+  const std::int64_t b = q.block_size;
+  if (b < 32 || b > 256 || (b & (b - 1)) != 0)
+    throw Error(fmt::format("{}: expected 32, 64, 128 or 256, found {}",
+                            key_of(options, "block_size"), b));
+  return q;
 }
 
 LoraSettings read_peft_config(const fs::path& path) {

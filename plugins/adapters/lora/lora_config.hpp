@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ftengine/options.hpp"
+#include "ftengine/quant.hpp"
 #include "plugins/adapters/lora/target_modules.hpp"
 
 namespace ft::plugins::lora {
@@ -22,6 +24,8 @@ struct LoraSettings {
   TargetModules targets;
   bool use_rslora = false;
   std::uint64_t seed = 0;  // initialisation of A
+  // QLoRA: the adapted layers' base weights are held in 4 bits (plugin "qlora").
+  std::optional<Quant4bitOptions> quant;
 
   // The factor on B·A: alpha / r, or alpha / sqrt(r) with rank-stabilised LoRA
   // (Kalajdzievski 2023), which keeps updates from shrinking as r grows.
@@ -35,7 +39,14 @@ struct LoraSettings {
 // LoRA cannot use. target_modules as one string is "all-linear" or a regular expression.
 LoraSettings settings_from_options(const Options& options);
 
-// adapter_config.json as PEFT writes it for these settings and the adapted layers.
+// QLoRA's quant_type ("nf4", "fp4"), double_quant (default true) and block_size (default
+// 64; 32 to 256, a power of two); ft::Error naming the key for a bad value.
+Quant4bitOptions quant_from_options(const Options& options);
+
+// adapter_config.json as PEFT writes it for these settings and the adapted layers. A
+// QLoRA adapter also records its base's quantisation under "ftengine_quantization", a key
+// PEFT does not know and skips (with a warning) when it loads the config; the adapter
+// itself is plain LoRA and applies to the unquantised base too.
 nlohmann::json peft_config(const LoraSettings& settings,
                            const std::vector<std::string>& adapted_layer_names,
                            const std::string& base_model_name_or_path);

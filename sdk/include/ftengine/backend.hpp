@@ -16,6 +16,7 @@
 #include <string>
 
 #include "ftengine/dtype.hpp"
+#include "ftengine/quant.hpp"
 #include "ftengine/plugin.hpp"
 
 namespace ft {
@@ -261,6 +262,33 @@ struct SgdStepArgs {
   bool first_step = true;
 };
 
+// A 4-bit weight W [rows, cols] in bitsandbytes' layout (ftengine/quant.hpp), on the
+// backend: codes two per byte, and the absmax of each block of block_size (or, double
+// quantised, its 8-bit code, the f32 scale of each 256 blocks and the offset).
+struct Weight4bitView {
+  const std::uint8_t* packed = nullptr;
+  std::int64_t rows = 0, cols = 0, block_size = 64;
+  QuantType type = QuantType::nf4;
+  bool double_quant = false;
+  const float* absmax = nullptr;              // without double quantisation
+  const std::uint8_t* absmax_codes = nullptr;  // with it
+  const float* absmax_scales = nullptr;        // with it
+  float absmax_offset = 0.0f;                  // with it
+};
+
+// The GEMMs of a linear layer on a 4-bit weight, never widening all of W at once:
+//   transpose_w: c[m, rows] = a[m, cols] · Wᵀ    (forward:  y = x · Wᵀ)
+//   else:        c[m, cols] = a[m, rows] · W     (backward: dx = dy · W)
+// accumulate adds into c.
+struct Gemm4bitArgs {
+  const float* a = nullptr;
+  float* c = nullptr;
+  std::int64_t m = 0;
+  Weight4bitView w;
+  bool transpose_w = true;
+  bool accumulate = false;
+};
+
 class Backend : public PluginObject {
  public:
   ~Backend() override;
@@ -314,6 +342,9 @@ class Backend : public PluginObject {
   // True when kernels can read and write host memory directly (the CPU backend): weights
   // can then live in a memory-mapped file instead of being copied (Tensor::from_external).
   virtual bool host_accessible() const { return false; }
+
+  // ABI 1.3. The default says the backend cannot: ft::Error naming it.
+  virtual void gemm_4bit(const Gemm4bitArgs& args);
 };
 
 }  // namespace ft

@@ -10,12 +10,34 @@
 #include <string>
 #include <vector>
 
+#include "ftengine/backend.hpp"
+#include "ftengine/quant.hpp"
 #include "ftengine/tensor.hpp"
 
 namespace ft::ops {
 
 // y = x·Wᵀ (+ bias).  x: [..., in], weight: [out, in] (f32/bf16/f16), bias: [out] -> [..., out]
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// A frozen 4-bit weight [rows = out, cols = in] on a backend, in bitsandbytes' layout
+// (ftengine/quant.hpp): QLoRA's base weights.
+struct Weight4bit {
+  QuantType type = QuantType::nf4;
+  std::int64_t rows = 0, cols = 0, block_size = 64;
+  bool double_quant = false;
+  float absmax_offset = 0.0f;
+  Tensor packed;         // u8 [(rows * cols + 1) / 2]
+  Tensor absmax;         // f32 [blocks], or with double quantisation u8 codes [blocks]
+  Tensor absmax_scales;  // f32 [blocks / 256, rounded up], with double quantisation
+
+  Weight4bitView view() const;
+  std::size_t bytes() const;  // held on the backend
+};
+Weight4bit to_backend(const Quantized4bit& q, Backend& backend);
+
+// y = x·dequant(W)ᵀ (+ bias) without widening all of W; backward gives dx = dy·dequant(W)
+// (and the bias's gradient), never one for W.  x: [..., in] -> [..., out]
+Tensor linear_4bit(const Tensor& x, const Weight4bit& weight, const Tensor& bias = Tensor());
 
 // Batched matrix product. a: [..., M, K], b: [..., K, N] with the same leading dims,
 // or b: [K, N] shared by every batch item. -> [..., M, N]

@@ -25,7 +25,7 @@
 namespace ft {
 
 inline constexpr std::uint32_t kAbiMajor = 1;
-inline constexpr std::uint32_t kAbiMinor = 2;
+inline constexpr std::uint32_t kAbiMinor = 3;
 
 // The oldest minor version each kind's plugins may be built for: a kind whose interface
 // gained pure virtual functions cannot use plugins built before them.
@@ -33,6 +33,7 @@ inline constexpr std::uint32_t kAbiMinor = 2;
 //        decode(); Backend gained host_accessible() (with a default, so 1.0 still loads).
 //   1.2: Adapter gained configure(), set_forward_state(), save(), load(), merge();
 //        Optimizer gained configure() and state().
+//   1.3: Backend gained gemm_4bit() (with a default that refuses, so older ones load).
 inline constexpr std::uint32_t minimum_abi_minor(std::string_view kind) {
   if (kind == "model") return 1;
   if (kind == "adapter" || kind == "optimizer") return 2;

@@ -73,6 +73,29 @@ TEST_F(TrainTest, LoraLowersTheEvalLossAndItsExportsAgree) {
   EXPECT_GT(max_abs_diff(logits_with(kStoriesModel, {}), expected), 1e-3f);  // it did change
 }
 
+// QLoRA: the NF4 base (step 0: B is zero) scores within 5% of the f32 base, and training
+// lowers the loss as LoRA does; the adapter is plain LoRA and applies to the f32 base.
+TEST_F(TrainTest, QloraOnAnNf4BaseLowersTheEvalLoss) {
+  const CliResult r = train("--set adapter.plugin=qlora --set train.eval_every=100 "
+                            "--set train.max_steps=30");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("qlora: base weights of 35 layers in nf4 (double-quantised), block 64: "),
+            std::string::npos)
+      << r.err;
+  const fs::path run_dir = dir_ / "run";
+  const double nf4_base = first_eval(run_dir), after = last_eval(run_dir);
+  const double f32_base = eval_loss(run(fmt::format(
+      "-q eval --model '{}' --data '{}' --seq-len 64 --batch-size 4 --backend cpu --json",
+      kStoriesModel.string(), (dir_ / "eval.jsonl").string())));
+  EXPECT_NEAR(nf4_base, f32_base, 0.05 * f32_base);
+  EXPECT_NE(nf4_base, f32_base);  // it was quantised
+  EXPECT_LT(after, nf4_base * 0.85) << nf4_base << " -> " << after;
+  const nlohmann::json config =
+      nlohmann::json::parse(read_text_file(run_dir / "adapter/adapter_config.json"));
+  EXPECT_EQ(config["peft_type"], "LORA");
+  EXPECT_EQ(config["ftengine_quantization"]["quant_type"], "nf4");
+}
+
 TEST_F(TrainTest, FullFineTuningLowersTheEvalLossAndWritesAModel) {
   const CliResult r = train(
       "-q --set adapter.plugin=full --set optimizer.lr=0.002 --set train.eval_every=100 "
