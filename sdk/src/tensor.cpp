@@ -1,6 +1,10 @@
 #include "ftengine/tensor.hpp"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 
 #include "ftengine/autograd.hpp"
 #include "ftengine/backend.hpp"
@@ -26,6 +30,23 @@ Storage::Storage(Backend& backend, void* data, std::size_t bytes,
       bytes_(bytes),
       external_(true),
       keep_alive_(std::move(keep_alive)) {}
+
+void Storage::release() {
+  if (released_) return;
+  if (data_ && !external_) {
+    backend_->deallocate(data_, bytes_);
+  } else if (data_ && backend_->host_accessible() && bytes_ > 0) {
+    // A view of a mapped file: drop its whole pages from memory (they are re-read from the
+    // file if ever touched, which nothing does once data() is null).
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<std::uintptr_t>(data_);
+    const std::uintptr_t first = (begin + page - 1) / page * page;
+    const std::uintptr_t last = (begin + bytes_) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+  data_ = nullptr;
+  released_ = true;
+}
 
 Storage::~Storage() {
   if (data_ && !external_) backend_->deallocate(data_, bytes_);
@@ -117,6 +138,9 @@ std::int64_t Tensor::dim(int axis) const {
 
 void* Tensor::data() const {
   const TensorImpl& impl = checked(impl_);
+  if (impl.storage->released())
+    throw InternalError(fmt::format("tensor {} {}: its data was released (release_data)",
+                                    impl.name, shape_str(impl.shape)));
   return static_cast<char*>(impl.storage->data()) + impl.offset_bytes;
 }
 
@@ -224,5 +248,7 @@ Tensor& Tensor::set_name(std::string name) {
   const_cast<TensorImpl&>(checked(impl_)).name = std::move(name);
   return *this;
 }
+
+void Tensor::release_data() const { checked(impl_).storage->release(); }
 
 }  // namespace ft

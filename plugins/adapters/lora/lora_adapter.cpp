@@ -100,7 +100,11 @@ void LoraAdapter::quantize_bases(Backend& backend) {
     stored += host.stored_bytes();
     as_loaded += w.nbytes();
     weights += w.numel();
+    // Nothing reads the full-precision weight any more (merge() dequantises the 4-bit
+    // one): give its memory back, which is the point of QLoRA.
+    w.release_data();
   }
+  backend.release_cached_memory();
   // What QLoRA is for: the bytes of the frozen base, as loaded and as stored now.
   log::info(
       "qlora: base weights of {} layers in {}{}, block {}: {:.2f} MiB as stored ({:.3f} bits "

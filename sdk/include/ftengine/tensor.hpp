@@ -44,6 +44,10 @@ class Storage {
 
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
+  // Gives the memory back now (external memory on the host: its pages, to the OS); data()
+  // is null from then on. For what is no longer read, such as QLoRA's f32 base weights.
+  void release();
+  bool released() const { return released_; }
   Backend& backend() const { return *backend_; }
   bool external() const { return external_; }
 
@@ -52,6 +56,7 @@ class Storage {
   void* data_;
   std::size_t bytes_;
   bool external_ = false;
+  bool released_ = false;
   std::shared_ptr<const void> keep_alive_;
 };
 
@@ -110,6 +115,10 @@ class Tensor {
   Tensor detach() const;
   // A copy in new storage, no history.
   Tensor clone() const;
+  // Frees the memory behind this tensor, and so behind every tensor sharing its storage,
+  // keeping shape and dtype: QLoRA drops a base weight it now holds in 4 bits. A later
+  // data() is an ft::InternalError.
+  void release_data() const;
 
   const std::string& name() const;
   Tensor& set_name(std::string name);

@@ -112,3 +112,26 @@ TEST(Linear4bit, LoraOnAnNf4BasePassesTheGradientCheck) {
 
 }  // namespace
 }  // namespace ft
+
+namespace ft {
+namespace {
+
+// QLoRA gives back the memory of a weight it holds in 4 bits: shape and dtype stay, the
+// backend's memory goes, and reading the data is an error rather than garbage.
+TEST(ReleaseData, FreesTheMemoryAndKeepsTheShape) {
+  Backend& be = testing::cpu();
+  be.release_cached_memory();
+  const std::size_t before = be.memory_stats().in_use_bytes;
+  Tensor w = Tensor::zeros({256, 1024}, DType::bf16, be);
+  EXPECT_EQ(be.memory_stats().in_use_bytes, before + w.nbytes());
+  w.release_data();
+  EXPECT_EQ(be.memory_stats().in_use_bytes, before);
+  EXPECT_EQ(w.shape(), (Shape{256, 1024}));
+  EXPECT_EQ(w.dtype(), DType::bf16);
+  EXPECT_EQ(w.numel(), 256 * 1024);
+  EXPECT_THROW(w.data(), InternalError);
+  w.release_data();  // twice is harmless
+}
+
+}  // namespace
+}  // namespace ft

@@ -77,7 +77,7 @@ TEST_F(TrainTest, LoraLowersTheEvalLossAndItsExportsAgree) {
 // lowers the loss as LoRA does; the adapter is plain LoRA and applies to the f32 base.
 TEST_F(TrainTest, QloraOnAnNf4BaseLowersTheEvalLoss) {
   const CliResult r = train("--set adapter.plugin=qlora --set train.eval_every=100 "
-                            "--set train.max_steps=30");
+                            "--set train.max_steps=30 --set output.save_merged=true");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("qlora: base weights of 35 layers in nf4 (double-quantised), block 64: "),
             std::string::npos)
@@ -94,6 +94,11 @@ TEST_F(TrainTest, QloraOnAnNf4BaseLowersTheEvalLoss) {
       nlohmann::json::parse(read_text_file(run_dir / "adapter/adapter_config.json"));
   EXPECT_EQ(config["peft_type"], "LORA");
   EXPECT_EQ(config["ftengine_quantization"]["quant_type"], "nf4");
+  // save_merged: the dequantised base plus B·A, which is what the run computed with.
+  const double merged = eval_loss(run(fmt::format(
+      "-q eval --model '{}' --data '{}' --seq-len 64 --batch-size 4 --backend cpu --json",
+      (run_dir / "merged").string(), (dir_ / "eval.jsonl").string())));
+  EXPECT_NEAR(merged, after, 1e-4 * after);
 }
 
 TEST_F(TrainTest, FullFineTuningLowersTheEvalLossAndWritesAModel) {
