@@ -336,6 +336,21 @@ Tensor SafetensorsFile::load(std::string_view name, Backend& backend,
   return load(at(name), backend, dtype);
 }
 
+namespace {
+
+// The whole pages inside [p, p + n) leave memory: a tensor copied (or converted) out of the
+// mapping is not read there again, and a big model would otherwise keep both copies
+// resident. Pages shared with a neighbour are kept. They come back from the file if read.
+void drop_pages(const std::byte* p, std::size_t n) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t first = (begin + page - 1) / page * page;
+  const std::uintptr_t last = (begin + n) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+}  // namespace
+
 Tensor SafetensorsFile::load(const SafetensorsTensorInfo& info, Backend& backend,
                              std::optional<DType> dtype) const {
   const std::optional<DType> source = dtype_from_safetensors(info.dtype);
@@ -356,6 +371,7 @@ Tensor SafetensorsFile::load(const SafetensorsTensorInfo& info, Backend& backend
                                   std::move(keep_alive));
     } else {
       out = Tensor::from_host(src, info.shape, target, backend);
+      drop_pages(src, info.nbytes());
     }
   } else {
     if (!is_floating(*source) || !is_floating(target))
@@ -366,6 +382,7 @@ Tensor SafetensorsFile::load(const SafetensorsTensorInfo& info, Backend& backend
     std::vector<std::byte> converted(static_cast<std::size_t>(info.numel()) * dtype_size(target));
     detail::convert_floats(src, *source, converted.data(), target, info.numel());
     out = Tensor::from_host(converted.data(), info.shape, target, backend);
+    drop_pages(src, info.nbytes());
   }
   out.set_name(info.name);
   return out;

@@ -84,7 +84,15 @@ void LoraAdapter::attach(Model& model, Backend& backend) {
   });
   log::debug("lora: r = {}, alpha = {}, scale = {}, on {} of {} linear layers", s.r, s.alpha,
              s.scale(), chosen.size(), layers.size());
-  if (quantize_base_) quantize_bases(backend);
+  if (quantize_base_) {
+    quantize_bases(backend);
+  } else {
+    std::size_t bytes = 0;
+    for (const Adapted& a : adapted_) bytes += a.layer->weight().nbytes();
+    log::info("lora: base weights of {} layers: {:.2f} MiB as stored ({})", adapted_.size(),
+              static_cast<double>(bytes) / (1 << 20),
+              adapted_.empty() ? "-" : dtype_name(adapted_.front().layer->weight().dtype()));
+  }
 }
 
 void LoraAdapter::quantize_bases(Backend& backend) {
