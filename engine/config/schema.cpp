@@ -107,7 +107,7 @@ std::vector<Section> build_schema() {
                .plugins = {"qlora"}},
               {.name = "block_size",
                .type = Type::integer,
-               .doc = "Weights per quantisation block (one scale each).",
+               .doc = "Weights per quantisation block (one absmax each): 32, 64, 128 or 256.",
                .default_value = "64",
                .min = at_least(32),
                .max = at_most(256),
