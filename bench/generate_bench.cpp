@@ -234,7 +234,8 @@ int main(int argc, char** argv) try {
   backend->set_threads(threads);
   std::unique_ptr<ft::Model> model = registry.create_model("llama");
   auto start = Clock::now();
-  model->load({.path = model_dir, .dtype = ft::DType::f32}, *backend);
+  model->load({.path = model_dir, .dtype = ft::DType::f32, .quantize_linear = std::nullopt},
+              *backend);
   const double load_s = seconds_since(start);
   const ft::ModelInfo info = model->info();
   if (context > info.max_position_embeddings)

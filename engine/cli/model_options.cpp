@@ -62,7 +62,7 @@ LoadedModel load_model(const GlobalOptions& global, const ModelSpec& spec) {
   engine::Tokenizer tokenizer = engine::Tokenizer::from_directory(spec.dir);
   std::unique_ptr<Model> model = registry->create_model(spec.model_plugin);
   const auto start = std::chrono::steady_clock::now();
-  model->load({.path = spec.dir, .dtype = spec.dtype}, *backend);
+  model->load({.path = spec.dir, .dtype = spec.dtype, .quantize_linear = std::nullopt}, *backend);
   const ModelInfo info = model->info();
   log::info("model {} ({}, {} layers, hidden {}, vocab {}) loaded in {:.2f} s", spec.dir.string(),
             info.model_type, info.num_layers, info.hidden_size, info.vocab_size,

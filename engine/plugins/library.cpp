@@ -136,13 +136,14 @@ OpenedPlugin open_plugin(const std::filesystem::path& path) {
         opened.info.kind);
     return opened;
   }
-  // A kind whose interface gained pure virtual functions needs plugins that implement them.
+  // A kind whose interface gained pure virtual functions, or whose shared types changed
+  // layout, needs plugins built for that version.
   const std::uint32_t needed_minor = minimum_abi_minor(opened.info.kind);
   if (descriptor->abi_minor < needed_minor) {
     opened.reason = fmt::format(
-        "built for plugin ABI {}.{}, but {} plugins need {}.{} or newer (the interface gained "
-        "functions every {} plugin must implement): rebuild the plugin against ftengine SDK "
-        "{}.{}",
+        "built for plugin ABI {}.{}, but {} plugins need {}.{} or newer (the {} interface "
+        "changed since in ways older plugins cannot follow): rebuild the plugin against "
+        "ftengine SDK {}.{}",
         descriptor->abi_major, descriptor->abi_minor, opened.info.kind, kAbiMajor, needed_minor,
         opened.info.kind, kAbiMajor, kAbiMinor);
     return opened;

@@ -101,9 +101,18 @@ TrainingSetup set_up_training(const Job& job, Plugins plugins) {
 
   // The tokenizer first: it is quick to read and its errors are clearer than a model's.
   Tokenizer tokenizer = Tokenizer::from_directory(job.model.path);
+  // The adapter before the model: it may want the base quantised as it loads (QLoRA).
+  std::unique_ptr<Adapter> adapter = registry->create_adapter(job.adapter.plugin);
+  Options adapter_options = options_from_section(job.resolved, "adapter");
+  adapter_options.set("seed", job.train.seed);
+  adapter->configure(adapter_options);
+
   std::unique_ptr<Model> model = registry->create_model(job.model.plugin);
   const auto start = std::chrono::steady_clock::now();
-  model->load({.path = job.model.path, .dtype = job.model.dtype}, *backend);
+  model->load({.path = job.model.path,
+               .dtype = job.model.dtype,
+               .quantize_linear = adapter->base_quantization()},
+              *backend);
   model->set_activation_checkpointing(job.train.checkpointing);
   const ModelInfo info = model->info();
   log::info("model {} ({}, {} layers, hidden {}, vocab {}, {}) loaded in {:.2f} s",
@@ -111,10 +120,6 @@ TrainingSetup set_up_training(const Job& job, Plugins plugins) {
             info.vocab_size, dtype_name(job.model.dtype),
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 
-  std::unique_ptr<Adapter> adapter = registry->create_adapter(job.adapter.plugin);
-  Options adapter_options = options_from_section(job.resolved, "adapter");
-  adapter_options.set("seed", job.train.seed);
-  adapter->configure(adapter_options);
   adapter->attach(*model, *backend);
   std::vector<Parameter> trainable = adapter->trainable_parameters();
   if (trainable.empty())

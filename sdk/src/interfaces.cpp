@@ -22,6 +22,8 @@ Optimizer::~Optimizer() = default;
 LinearHook::~LinearHook() = default;
 Node::~Node() = default;
 
+std::optional<Quant4bitOptions> Adapter::base_quantization() const { return std::nullopt; }
+
 void Backend::gemm_4bit(const Gemm4bitArgs&) {
   throw Error(fmt::format(
       "the {} backend has no 4-bit GEMM (ABI 1.3): QLoRA needs a backend that has one, such "

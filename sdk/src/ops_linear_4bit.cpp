@@ -51,6 +51,34 @@ Weight4bit to_backend(const Quantized4bit& q, Backend& backend) {
   return w;
 }
 
+Weight4bit quantize_4bit(const Tensor& weight, const Quant4bitOptions& options) {
+  require(weight.defined() && weight.ndim() == 2 && is_floating(weight.dtype()), "quantize_4bit",
+          "expected a 2-D f32, bf16 or f16 weight");
+  const std::vector<float> values = weight.to_vector();  // widened on the host
+  return to_backend(ft::quantize_4bit(values.data(), weight.dim(0), weight.dim(1), options),
+                    weight.backend());
+}
+
+Tensor dequantize_4bit(const Weight4bit& w) {
+  Quantized4bit q;
+  q.type = w.type;
+  q.rows = w.rows, q.cols = w.cols, q.block_size = w.block_size;
+  q.double_quant = w.double_quant;
+  q.absmax_offset = w.absmax_offset;
+  q.packed.resize(w.packed.nbytes());
+  w.packed.copy_to_host(q.packed.data());
+  if (w.double_quant) {
+    q.absmax_codes.resize(w.absmax.nbytes());
+    w.absmax.copy_to_host(q.absmax_codes.data());
+    q.absmax_scales = w.absmax_scales.to_vector();
+  } else {
+    q.absmax = w.absmax.to_vector();
+  }
+  std::vector<float> values(static_cast<std::size_t>(q.numel()));
+  ft::dequantize_4bit(q, values.data());
+  return Tensor::from_vector(values, {w.rows, w.cols}, w.packed.backend());
+}
+
 namespace {
 
 // y[rows, out] = x[rows, in] · Wᵀ + b

@@ -84,8 +84,9 @@ void LoraAdapter::attach(Model& model, Backend& backend) {
   });
   log::debug("lora: r = {}, alpha = {}, scale = {}, on {} of {} linear layers", s.r, s.alpha,
              s.scale(), chosen.size(), layers.size());
+  model_ = &model;
   if (quantize_base_) {
-    quantize_bases(backend);
+    quantize_bases(model);
   } else {
     std::size_t bytes = 0;
     for (const Adapted& a : adapted_) bytes += a.layer->weight().nbytes();
@@ -95,32 +96,36 @@ void LoraAdapter::attach(Model& model, Backend& backend) {
   }
 }
 
-void LoraAdapter::quantize_bases(Backend& backend) {
+void LoraAdapter::quantize_bases(Model& model) {
   const Quant4bitOptions q = settings_.quant.value_or(Quant4bitOptions{});
   settings_.quant = q;
-  std::size_t stored = 0, as_loaded = 0;
-  std::int64_t weights = 0;
-  for (Adapted& a : adapted_) {
-    const Tensor& w = a.layer->weight();
-    const std::vector<float> values = w.to_vector();  // widened from bf16/f16
-    const Quantized4bit host = quantize_4bit(values.data(), w.dim(0), w.dim(1), q);
-    a.hook->set_base_4bit(ops::to_backend(host, backend));
-    stored += host.stored_bytes();
-    as_loaded += w.nbytes();
-    weights += w.numel();
-    // Nothing reads the full-precision weight any more (merge() dequantises the 4-bit
-    // one): give its memory back, which is the point of QLoRA.
-    w.release_data();
+  std::size_t stored = 0, dense = 0;
+  std::int64_t weights = 0, layers = 0;
+  for (Linear* layer : model.linear_layers()) {
+    // Model::load quantised them when asked (base_quantization()); a model loaded without
+    // that gets its adapted layers quantised here.
+    const bool adapted = layer->hook() != nullptr;
+    if (!layer->weight_4bit() && adapted)
+      layer->set_weight_4bit(ops::quantize_4bit(layer->weight(), q));
+    if (!layer->weight_4bit()) continue;
+    stored += layer->weight_4bit()->bytes();
+    dense += layer->weight().nbytes();
+    weights += layer->weight().numel();
+    ++layers;
   }
-  backend.release_cached_memory();
-  // What QLoRA is for: the bytes of the frozen base, as loaded and as stored now.
+  // What QLoRA is for: the bytes of the frozen base, as stored now and as they were.
   log::info(
       "qlora: base weights of {} layers in {}{}, block {}: {:.2f} MiB as stored ({:.3f} bits "
-      "per weight), from {:.2f} MiB as loaded",
-      adapted_.size(), quant_type_name(q.type), q.double_quant ? " (double-quantised)" : "",
-      q.block_size, static_cast<double>(stored) / (1 << 20),
+      "per weight), {:.2f} MiB in {}",
+      layers, quant_type_name(q.type), q.double_quant ? " (double-quantised)" : "", q.block_size,
+      static_cast<double>(stored) / (1 << 20),
       8.0 * static_cast<double>(stored) / static_cast<double>(std::max<std::int64_t>(1, weights)),
-      static_cast<double>(as_loaded) / (1 << 20));
+      static_cast<double>(dense) / (1 << 20),
+      adapted_.empty() ? "-" : dtype_name(adapted_.front().layer->weight().dtype()));
+}
+
+std::optional<Quant4bitOptions> LoraAdapter::base_quantization() const {
+  return quantize_base_ ? settings_.quant : std::nullopt;
 }
 
 std::vector<Parameter> LoraAdapter::trainable_parameters() const {
@@ -214,7 +219,8 @@ void LoraAdapter::load(const fs::path& dir, Model& model, Backend& backend) {
   });
   log::debug("lora: loaded {} (r = {}, scale = {}) onto {} layers", dir.string(), s.r, s.scale(),
              chosen.size());
-  if (quantize_base_) quantize_bases(backend);
+  model_ = &model;
+  if (quantize_base_) quantize_bases(model);
 }
 
 void LoraAdapter::merge() {
@@ -224,10 +230,19 @@ void LoraAdapter::merge() {
   // a new tensor: the old one may be a view of the base model's file (copy-on-write
   // mapping) or shared with someone else, and is left as it was.
   for (Adapted& a : adapted_) {
-    a.layer->set_weight(a.hook->merged_weight(a.layer->weight()));
+    a.layer->set_weight(a.hook->merged_weight(*a.layer));
     a.layer->set_hook(nullptr);
   }
   adapted_.clear();
+  // QLoRA: layers the adapter did not adapt are still 4-bit; dense again, so the merged
+  // model can be written out (in the dtype the model was loaded in).
+  if (model_ != nullptr)
+    for (Linear* layer : model_->linear_layers())
+      if (layer->weight_4bit()) {
+        const DType dtype = layer->weight().dtype();
+        const Tensor dense = layer->dense_weight();
+        layer->set_weight(dtype == DType::f32 ? dense : ops::cast(dense, dtype));
+      }
 }
 
 }  // namespace ft::plugins::lora

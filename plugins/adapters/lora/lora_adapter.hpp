@@ -32,6 +32,7 @@ class LoraAdapter : public Adapter {
   void save(const std::filesystem::path& dir, const AdapterSaveInfo& info) const override;
   void load(const std::filesystem::path& dir, Model& model, Backend& backend) override;
   void merge() override;
+  std::optional<Quant4bitOptions> base_quantization() const override;
 
  private:
   struct Adapted {
@@ -43,10 +44,12 @@ class LoraAdapter : public Adapter {
   void hook_layers(const std::vector<Linear*>& layers, const std::vector<std::size_t>& chosen,
                    MakeAB make_ab);
   void require_detached(const char* what) const;
-  // QLoRA: every adapted layer's x·Wᵀ from a 4-bit copy of W.
-  void quantize_bases(Backend& backend);
+  // QLoRA: the adapted layers' weights in 4 bits (already so when Model::load quantised
+  // them), and the log line of the base's bytes.
+  void quantize_bases(Model& model);
 
   bool quantize_base_;
+  Model* model_ = nullptr;  // the model attached to (merge() makes its 4-bit layers dense)
 
   LoraSettings settings_;
   std::string targets_key_ = "adapter.target_modules";  // names target_modules in messages

@@ -16,27 +16,6 @@ namespace {
 // (far more than one activation holds), so no two masks of a run share random numbers.
 constexpr int kDropoutWindowBits = 32;
 
-// The 4-bit base as f32 [rows, cols], dequantised on the host as quant.hpp defines it.
-Tensor dequantized(const ops::Weight4bit& w, Backend& backend) {
-  Quantized4bit q;
-  q.type = w.type;
-  q.rows = w.rows, q.cols = w.cols, q.block_size = w.block_size;
-  q.double_quant = w.double_quant;
-  q.absmax_offset = w.absmax_offset;
-  q.packed.resize(w.packed.nbytes());
-  w.packed.copy_to_host(q.packed.data());
-  if (w.double_quant) {
-    q.absmax_codes.resize(w.absmax.nbytes());
-    w.absmax.copy_to_host(q.absmax_codes.data());
-    q.absmax_scales = w.absmax_scales.to_vector();
-  } else {
-    q.absmax = w.absmax.to_vector();
-  }
-  std::vector<float> values(static_cast<std::size_t>(q.numel()));
-  dequantize_4bit(q, values.data());
-  return Tensor::from_vector(values, {w.rows, w.cols}, backend);
-}
-
 }  // namespace
 
 Tensor kaiming_uniform_a(std::int64_t r, std::int64_t in_features, std::uint64_t seed,
@@ -74,7 +53,7 @@ LoraHook::LoraHook(Tensor a, Tensor b, float scale, float dropout, std::uint64_t
 // x: [..., in] f32 -> [..., out]. The scale is applied to the rank-r product, the smallest
 // tensor on the path.
 Tensor LoraHook::forward(const Linear& layer, const Tensor& x) {
-  Tensor y = base_4bit_ ? ops::linear_4bit(x, *base_4bit_, layer.bias()) : layer.base_forward(x);
+  Tensor y = layer.base_forward(x);
   Tensor h = x;
   if (state_->training && dropout_ > 0.0f) {
     FT_CHECK(static_cast<std::uint64_t>(x.numel()) < (std::uint64_t{1} << kDropoutWindowBits),
@@ -86,14 +65,14 @@ Tensor LoraHook::forward(const Linear& layer, const Tensor& x) {
   return ops::add(y, ops::linear(low, b_));
 }
 
-Tensor LoraHook::merged_weight(const Tensor& weight) const {
+Tensor LoraHook::merged_weight(const Linear& layer) const {
   NoGrad no_grad;
   const Tensor delta = ops::scale(ops::matmul(b_, a_), scale_);  // [out, r]·[r, in]
-  const Tensor w32 = base_4bit_                     ? dequantized(*base_4bit_, weight.backend())
-                     : weight.dtype() == DType::f32 ? weight
-                                                    : ops::cast(weight, DType::f32);
+  const Tensor dense = layer.dense_weight();  // f32 when dequantised from 4 bits
+  const Tensor w32 = dense.dtype() == DType::f32 ? dense : ops::cast(dense, DType::f32);
   const Tensor merged = ops::add(w32, delta);
-  return weight.dtype() == DType::f32 ? merged : ops::cast(merged, weight.dtype());
+  const DType dtype = layer.weight().dtype();
+  return dtype == DType::f32 ? merged : ops::cast(merged, dtype);
 }
 
 }  // namespace ft::plugins::lora

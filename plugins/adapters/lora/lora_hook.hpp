@@ -4,16 +4,14 @@
 //
 // W (and b) stay frozen in whatever dtype the model holds them; only A and B train. B
 // starts at zero, so an adapter fresh from attach() leaves the model's output unchanged.
-// QLoRA: the hook holds W in 4 bits (ops::Weight4bit) and x·Wᵀ runs on that.
+// QLoRA: the layer holds W in 4 bits (Linear::weight_4bit) and its base_forward runs on that.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 
 #include "ftengine/adapter.hpp"
 #include "ftengine/module.hpp"
-#include "ftengine/ops.hpp"
 #include "ftengine/tensor.hpp"
 
 namespace ft::plugins::lora {
@@ -35,16 +33,13 @@ class LoraHook final : public LinearHook {
 
   Tensor forward(const Linear& layer, const Tensor& x) override;
 
-  // QLoRA: x·Wᵀ from this 4-bit copy of W from now on.
-  void set_base_4bit(ops::Weight4bit weight) { base_4bit_ = std::move(weight); }
-  const std::optional<ops::Weight4bit>& base_4bit() const { return base_4bit_; }
 
   const Tensor& a() const { return a_; }
   const Tensor& b() const { return b_; }
   float scale() const { return scale_; }
-  // W + scale·B·A, computed in f32 and stored in the dtype of `weight`: a new tensor. With
-  // a 4-bit base, W is that base dequantised (not `weight`, which only gives the dtype).
-  Tensor merged_weight(const Tensor& weight) const;
+  // W + scale·B·A, computed in f32 and stored in the dtype of the layer's weight: a new
+  // tensor. A 4-bit W is dequantised first.
+  Tensor merged_weight(const Linear& layer) const;
 
  private:
   Tensor a_, b_;
@@ -52,7 +47,6 @@ class LoraHook final : public LinearHook {
   float dropout_;
   std::uint64_t slot_, slots_;
   std::shared_ptr<const AdapterForwardState> state_;
-  std::optional<ops::Weight4bit> base_4bit_;
 };
 
 }  // namespace ft::plugins::lora

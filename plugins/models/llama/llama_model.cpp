@@ -28,7 +28,7 @@ void LlamaModel::load(const ModelLoadOptions& options, Backend& backend) {
   inv_freq_ = ops::rope_inv_freq(config_.head_dim, config_.rope_theta, config_.rope_scaling);
   backend_ = &backend;
   try {
-    load_weights(options.path, options.dtype);
+    load_weights(options.path, options.dtype, options.quantize_linear);
   } catch (...) {
     backend_ = nullptr;
     layers_.clear();

@@ -56,7 +56,8 @@ class LlamaModel final : public Model {
   Tensor layer_forward(const Layer& layer, const Tensor& x, const Tensor& positions,
                        const Tensor& doc_ids, ops::KvCache* cache) const;
   void require_loaded(const char* what) const;
-  void load_weights(const std::filesystem::path& dir, DType dtype);
+  void load_weights(const std::filesystem::path& dir, DType dtype,
+                    const std::optional<Quant4bitOptions>& quantize);
 
   Backend* backend_ = nullptr;
   LlamaConfig config_;

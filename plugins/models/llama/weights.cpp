@@ -32,7 +32,8 @@ std::string config_summary(const LlamaConfig& c) {
 
 }  // namespace
 
-void LlamaModel::load_weights(const std::filesystem::path& dir, DType dtype) {
+void LlamaModel::load_weights(const std::filesystem::path& dir, DType dtype,
+                              const std::optional<Quant4bitOptions>& quantize) {
   const LlamaConfig& c = config_;
   const io::SafetensorsCheckpoint ckpt = io::SafetensorsCheckpoint::open(dir);
   const std::string source = ckpt.source().string();
@@ -106,7 +107,13 @@ void LlamaModel::load_weights(const std::filesystem::path& dir, DType dtype) {
   Backend& be = *backend_;
   const auto load = [&](const std::string& name) { return ckpt.load(name, be, dtype); };
   const auto make_linear = [&](const std::string& name, bool bias) {
-    return Linear(name, load(name + ".weight"), bias ? load(name + ".bias") : Tensor());
+    Linear linear(name, load(name + ".weight"), bias ? load(name + ".bias") : Tensor());
+    // QLoRA: to 4 bits right away, so only one full-precision weight is alive at a time.
+    if (quantize) {
+      linear.set_weight_4bit(ops::quantize_4bit(linear.weight(), *quantize));
+      be.release_cached_memory();  // not kept for reuse: nothing this size comes again soon
+    }
+    return linear;
   };
   embed_ = load("model.embed_tokens.weight");
   layers_.resize(static_cast<std::size_t>(c.num_layers));

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "ftengine/module.hpp"
 #include "ftengine/options.hpp"
 #include "ftengine/plugin.hpp"
+#include "ftengine/quant.hpp"
 
 namespace ft {
 
@@ -60,6 +62,10 @@ class Adapter : public PluginObject {
   // Folds the adapter into the model's own weights (W += scale·B·A for LoRA) and detaches:
   // afterwards the model alone computes what model + adapter did.
   virtual void merge() = 0;
+
+  // ABI 1.3. The 4-bit quantisation this adapter wants for the model's base linear layers
+  // (QLoRA), which the engine passes to Model::load; none by default.
+  virtual std::optional<Quant4bitOptions> base_quantization() const;
 };
 
 }  // namespace ft

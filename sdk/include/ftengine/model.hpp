@@ -15,12 +15,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ftengine/backend.hpp"
 #include "ftengine/module.hpp"
 #include "ftengine/plugin.hpp"
+#include "ftengine/quant.hpp"
 #include "ftengine/tensor.hpp"
 
 namespace ft {
@@ -28,6 +30,9 @@ namespace ft {
 struct ModelLoadOptions {
   std::filesystem::path path;   // a Hugging Face model directory
   DType dtype = DType::f32;     // storage dtype of the weights
+  // QLoRA: every linear layer of the decoder (never the embeddings or the LM head) held in
+  // 4 bits, each quantised as it loads so the full-precision model is never whole in memory.
+  std::optional<Quant4bitOptions> quantize_linear;
 };
 
 // One micro-batch of token ids. tokens, positions, doc_ids: [batch, seq] i32.

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ftengine/ops.hpp"
 #include "ftengine/tensor.hpp"
 
 namespace ft {
@@ -34,12 +36,22 @@ class Linear {
   Linear(std::string name, Tensor weight, Tensor bias = Tensor());
 
   Tensor operator()(const Tensor& x) const;
-  Tensor base_forward(const Tensor& x) const;  // x·Wᵀ + b, ignoring the hook
+  Tensor base_forward(const Tensor& x) const;  // x·Wᵀ + b (on the 4-bit W if set), no hook
 
   const std::string& name() const { return name_; }   // "model.layers.3.self_attn.q_proj"
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }
-  void set_weight(Tensor weight) { weight_ = std::move(weight); }
+  // A new dense weight (and no 4-bit one any more).
+  void set_weight(Tensor weight) {
+    weight_ = std::move(weight);
+    weight_4bit_.reset();
+  }
+  // QLoRA: the frozen weight from now on in 4 bits. The dense weight's data is released;
+  // weight() keeps its shape and dtype (for counting and for the dtype of a merge).
+  void set_weight_4bit(ops::Weight4bit weight);
+  const std::optional<ops::Weight4bit>& weight_4bit() const { return weight_4bit_; }
+  // The weight as a dense tensor: weight(), or the 4-bit one dequantised to f32.
+  Tensor dense_weight() const;
   std::int64_t in_features() const;
   std::int64_t out_features() const;
   void set_hook(std::shared_ptr<LinearHook> hook) { hook_ = std::move(hook); }
@@ -50,6 +62,7 @@ class Linear {
   Tensor weight_;
   Tensor bias_;
   std::shared_ptr<LinearHook> hook_;
+  std::optional<ops::Weight4bit> weight_4bit_;
 };
 
 }  // namespace ft

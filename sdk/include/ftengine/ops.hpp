@@ -34,6 +34,10 @@ struct Weight4bit {
   std::size_t bytes() const;  // held on the backend
 };
 Weight4bit to_backend(const Quantized4bit& q, Backend& backend);
+// A weight [rows, cols] (f32/bf16/f16) quantised on the host and put on its backend.
+Weight4bit quantize_4bit(const Tensor& weight, const Quant4bitOptions& options);
+// The 4-bit weight dequantised: f32 [rows, cols], a new tensor on its backend.
+Tensor dequantize_4bit(const Weight4bit& weight);
 
 // y = x·dequant(W)ᵀ (+ bias) without widening all of W; backward gives dx = dy·dequant(W)
 // (and the bias's gradient), never one for W.  x: [..., in] -> [..., out]

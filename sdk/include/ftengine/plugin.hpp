@@ -33,10 +33,13 @@ inline constexpr std::uint32_t kAbiMinor = 3;
 //        decode(); Backend gained host_accessible() (with a default, so 1.0 still loads).
 //   1.2: Adapter gained configure(), set_forward_state(), save(), load(), merge();
 //        Optimizer gained configure() and state().
-//   1.3: Backend gained gemm_4bit() (with a default that refuses, so older ones load).
+//   1.3: Backend gained gemm_4bit() (with a default that refuses, so older ones load);
+//        ft::Linear gained a 4-bit weight (its layout changed, so model and adapter
+//        plugins must be rebuilt); Adapter gained base_quantization(), ModelLoadOptions
+//        quantize_linear.
 inline constexpr std::uint32_t minimum_abi_minor(std::string_view kind) {
-  if (kind == "model") return 1;
-  if (kind == "adapter" || kind == "optimizer") return 2;
+  if (kind == "model" || kind == "adapter") return 3;
+  if (kind == "optimizer") return 2;
   return 0;
 }
 

@@ -69,10 +69,10 @@ TEST(Scan, GivesEachBrokenFileItsReason) {
                         "plugin against ftengine SDK {}.{}",
                         kAbiMajor, kAbiMinor + 1, kAbiMajor, kAbiMinor, kAbiMajor, kAbiMinor));
   EXPECT_EQ(reasons.at("libftengine-model-abi_old.so"),
-            fmt::format("built for plugin ABI {}.0, but model plugins need {}.1 or newer (the "
-                        "interface gained functions every model plugin must implement): "
+            fmt::format("built for plugin ABI {}.0, but model plugins need {}.{} or newer (the "
+                        "model interface changed since in ways older plugins cannot follow): "
                         "rebuild the plugin against ftengine SDK {}.{}",
-                        kAbiMajor, kAbiMajor, kAbiMajor, kAbiMinor));
+                        kAbiMajor, kAbiMajor, minimum_abi_minor("model"), kAbiMajor, kAbiMinor));
   EXPECT_EQ(reasons.at("libftengine-backend-nodesc.so"),
             "not an ftengine plugin (no ftengine_plugin_descriptor export)");
   EXPECT_EQ(reasons.at("libftengine-backend-needs_dep.so"),
