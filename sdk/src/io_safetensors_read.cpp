@@ -379,10 +379,27 @@ Tensor SafetensorsFile::load(const SafetensorsTensorInfo& info, Backend& backend
           fmt::format("{}: tensor \"{}\": cannot load {} as {} (only F32, BF16 and F16 "
                       "convert among themselves)",
                       impl_->label, info.name, info.dtype, dtype_name(target)));
-    std::vector<std::byte> converted(static_cast<std::size_t>(info.numel()) * dtype_size(target));
-    detail::convert_floats(src, *source, converted.data(), target, info.numel());
-    out = Tensor::from_host(converted.data(), info.shape, target, backend);
-    drop_pages(src, info.nbytes());
+    if (backend.host_accessible()) {
+      // Straight into the tensor, a slice at a time, each slice's source pages dropped
+      // once read: converting a large table never holds it twice.
+      out = Tensor::empty(info.shape, target, backend);
+      auto* dst = static_cast<std::byte*>(out.data());
+      constexpr std::int64_t kSlice = std::int64_t{1} << 20;  // elements
+      const std::size_t in_size = dtype_size(*source), out_size = dtype_size(target);
+      for (std::int64_t at = 0; at < info.numel(); at += kSlice) {
+        const std::int64_t n = std::min(kSlice, info.numel() - at);
+        const std::byte* from = src + static_cast<std::size_t>(at) * in_size;
+        detail::convert_floats(from, *source, dst + static_cast<std::size_t>(at) * out_size,
+                               target, n);
+        drop_pages(from, static_cast<std::size_t>(n) * in_size);
+      }
+    } else {
+      std::vector<std::byte> converted(static_cast<std::size_t>(info.numel()) *
+                                       dtype_size(target));
+      detail::convert_floats(src, *source, converted.data(), target, info.numel());
+      out = Tensor::from_host(converted.data(), info.shape, target, backend);
+      drop_pages(src, info.nbytes());
+    }
   }
   out.set_name(info.name);
   return out;
