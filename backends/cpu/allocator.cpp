@@ -1,5 +1,7 @@
 #include "backends/cpu/allocator.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdio>
@@ -25,13 +27,33 @@ std::string format_bytes(std::size_t bytes) {
   return buffer;
 }
 
+// Blocks of 1 MiB and more come straight from the kernel (mmap) and go straight back
+// (munmap). Through malloc, glibc raises its mmap threshold as such blocks are freed, after
+// which freed weights and activations stay in the heap and keep the process's resident
+// memory up (QLoRA's released base weights, for one).
+constexpr std::size_t kMapThreshold = std::size_t{1} << 20;
+
+void* system_allocate(std::size_t block) {
+  if (block % CachingAllocator::kAlignment != 0) return nullptr;
+  if (block < kMapThreshold) return std::aligned_alloc(CachingAllocator::kAlignment, block);
+  void* p = ::mmap(nullptr, block, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void system_free(void* ptr, std::size_t block) {
+  if (block < kMapThreshold)
+    std::free(ptr);
+  else
+    ::munmap(ptr, block);
+}
+
 }  // namespace
 
 CachingAllocator::~CachingAllocator() {
   release_cached_locked();
   // Blocks still live at destruction belong to tensors that outlived the backend; free them
   // anyway so the process does not leak (those tensors must not be used any more).
-  for (auto& [ptr, size] : live_) std::free(ptr);
+  for (auto& [ptr, size] : live_) system_free(ptr, size);
 }
 
 std::size_t CachingAllocator::size_class(std::size_t bytes) {
@@ -54,10 +76,10 @@ void* CachingAllocator::allocate(std::size_t bytes) {
     it->second.pop_back();
     cached_ -= block;
   } else {
-    ptr = block % kAlignment == 0 ? std::aligned_alloc(kAlignment, block) : nullptr;
+    ptr = system_allocate(block);
     if (ptr == nullptr && cached_ > 0) {
       release_cached_locked();  // the cache may be what stands between us and the memory
-      ptr = block % kAlignment == 0 ? std::aligned_alloc(kAlignment, block) : nullptr;
+      ptr = system_allocate(block);
     }
     if (ptr == nullptr) {
       throw Error("cpu backend: out of memory allocating " + std::to_string(bytes) + " bytes (" +
@@ -103,7 +125,7 @@ void CachingAllocator::release_cached() {
 
 void CachingAllocator::release_cached_locked() {
   for (auto& [size, blocks] : free_lists_) {
-    for (void* ptr : blocks) std::free(ptr);
+    for (void* ptr : blocks) system_free(ptr, size);
   }
   free_lists_.clear();
   cached_ = 0;
