@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "engine/model_init/output_dir.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/io/safetensors.hpp"
 #include "ftengine/philox.hpp"
@@ -150,19 +151,7 @@ SyntheticDataset make_synthetic_dataset(std::string_view preset, std::uint64_t s
 WrittenDataset write_synthetic_dataset(std::string_view preset, const fs::path& out_dir,
                                        std::uint64_t seed) {
   const SyntheticDataset data = make_synthetic_dataset(preset, seed);
-  std::error_code ec;
-  if (fs::exists(out_dir, ec)) {
-    if (!fs::is_directory(out_dir))
-      throw Error(fmt::format("{}: exists and is not a directory", out_dir.string()));
-    if (!fs::is_empty(out_dir))
-      throw Error(
-          fmt::format("{}: directory is not empty; init-data writes into a new or empty "
-                      "directory so it overwrites nothing",
-                      out_dir.string()));
-  }
-  fs::create_directories(out_dir, ec);
-  if (ec)
-    throw Error(fmt::format("{}: cannot create directory: {}", out_dir.string(), ec.message()));
+  create_empty_directory(out_dir, "init-data");
 
   WrittenDataset out;
   out.dir = out_dir;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <numbers>
 
+#include "engine/model_init/output_dir.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/io/safetensors.hpp"
 #include "ftengine/philox.hpp"
@@ -135,19 +136,7 @@ std::int64_t parameter_count(const ModelPreset& preset) {
 RandomModel write_random_model(std::string_view preset_name, const fs::path& out_dir,
                                std::uint64_t seed) {
   const ModelPreset& preset = model_preset(preset_name);
-  std::error_code ec;
-  if (fs::exists(out_dir, ec)) {
-    if (!fs::is_directory(out_dir))
-      throw Error(fmt::format("{}: exists and is not a directory", out_dir.string()));
-    if (!fs::is_empty(out_dir))
-      throw Error(
-          fmt::format("{}: directory is not empty; init-model writes into a new or empty "
-                      "directory so it overwrites nothing",
-                      out_dir.string()));
-  }
-  fs::create_directories(out_dir, ec);
-  if (ec)
-    throw Error(fmt::format("{}: cannot create directory: {}", out_dir.string(), ec.message()));
+  create_empty_directory(out_dir, "init-model");
 
   const std::vector<WeightSpec> specs = weight_specs(preset);
   std::vector<std::vector<float>> data(specs.size());

@@ -79,4 +79,34 @@ inline GradTarget grad_target(const Node& node, std::size_t input, const Shape& 
   return {empty_f32(shape, backend), false};
 }
 
+// A linear layer's bias: checked against the output width, added to y [rows, out] in place,
+// and its gradient (the column sums of dy) into input `input` of `node`.
+inline void require_bias(const Tensor& bias, std::int64_t out, std::string_view op) {
+  if (!bias.defined()) return;
+  require_weight(bias, op, "bias");
+  require(bias.ndim() == 1 && bias.dim(0) == out, op, "bias must be [{}], found {}", out,
+          shape_str(bias.shape()));
+}
+inline void add_bias(const Tensor& y, const Tensor& bias, std::int64_t rows, std::int64_t out) {
+  if (!bias.defined()) return;
+  BiasAddArgs b;
+  b.x = y.f32();
+  b.bias = bias.data();
+  b.bias_dtype = bias.dtype();
+  b.rows = rows, b.cols = out;
+  y.backend().bias_add(b);
+}
+inline Tensor bias_grad(const Node& node, std::size_t input, const Tensor& dy, std::int64_t rows,
+                        std::int64_t out) {
+  Backend& be = dy.backend();
+  GradTarget db = grad_target(node, input, {out}, be);
+  SumRowsArgs s;
+  s.x = dy.f32();
+  s.out = db.tensor.f32();
+  s.rows = rows, s.cols = out;
+  s.accumulate = db.accumulate;
+  be.sum_rows(s);
+  return db.fresh() ? db.tensor : Tensor();
+}
+
 }  // namespace ft::ops::detail

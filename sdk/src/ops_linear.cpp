@@ -45,16 +45,7 @@ class LinearNode : public Node {
       be.gemm(g);
       if (dw.fresh()) grads[1] = dw.tensor;
     }
-    if (needs_grad(2)) {
-      detail::GradTarget db = detail::grad_target(*this, 2, {out}, be);
-      SumRowsArgs s;
-      s.x = dy.f32();
-      s.out = db.tensor.f32();
-      s.rows = rows_, s.cols = out;
-      s.accumulate = db.accumulate;
-      be.sum_rows(s);
-      if (db.fresh()) grads[2] = db.tensor;
-    }
+    if (needs_grad(2)) grads[2] = detail::bias_grad(*this, 2, dy, rows_, out);
     return grads;
   }
   void release() override {
@@ -82,11 +73,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
           shape_str(weight.shape()), weight.dim(1));
   const std::int64_t in = weight.dim(1), out = weight.dim(0);
   const std::int64_t rows = x.numel() / std::max<std::int64_t>(in, 1);
-  if (bias.defined()) {
-    detail::require_weight(bias, op, "bias");
-    require(bias.ndim() == 1 && bias.dim(0) == out, op, "bias must be [{}], found {}", out,
-            shape_str(bias.shape()));
-  }
+  detail::require_bias(bias, out, op);
   Backend& be = x.backend();
   Tensor y = detail::empty_f32(detail::with_last(x.shape(), out), be);
   GemmArgs g;
@@ -97,14 +84,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   g.c = y.f32();
   g.m = rows, g.n = out, g.k = in;
   be.gemm(g);
-  if (bias.defined()) {
-    BiasAddArgs b;
-    b.x = y.f32();
-    b.bias = bias.data();
-    b.bias_dtype = bias.dtype();
-    b.rows = rows, b.cols = out;
-    be.bias_add(b);
-  }
+  detail::add_bias(y, bias, rows, out);
   if (!any_requires_grad({&x, &weight, &bias})) return y;
   Tensor saved_x = weight.requires_grad() ? x : Tensor();
   auto node = std::make_shared<LinearNode>(saved_x, x.shape(), weight, rows);

@@ -104,16 +104,7 @@ class Linear4bitNode : public Node {
       be.gemm_4bit(g);
       grads[0] = dx;
     }
-    if (needs_grad(1)) {
-      detail::GradTarget db = detail::grad_target(*this, 1, {w_.rows}, be);
-      SumRowsArgs s;
-      s.x = dy.f32();
-      s.out = db.tensor.f32();
-      s.rows = rows_, s.cols = w_.rows;
-      s.accumulate = db.accumulate;
-      be.sum_rows(s);
-      if (db.fresh()) grads[1] = db.tensor;
-    }
+    if (needs_grad(1)) grads[1] = detail::bias_grad(*this, 1, dy, rows_, w_.rows);
     return grads;
   }
   void release() override { w_ = Weight4bit(); }
@@ -135,11 +126,7 @@ Tensor linear_4bit(const Tensor& x, const Weight4bit& weight, const Tensor& bias
           shape_str(x.shape()), weight.rows, weight.cols, weight.cols);
   const std::int64_t in = weight.cols, out = weight.rows;
   const std::int64_t rows = x.numel() / std::max<std::int64_t>(in, 1);
-  if (bias.defined()) {
-    detail::require_weight(bias, op, "bias");
-    require(bias.ndim() == 1 && bias.dim(0) == out, op, "bias must be [{}], found {}", out,
-            shape_str(bias.shape()));
-  }
+  detail::require_bias(bias, out, op);
   Backend& be = x.backend();
   Tensor y = detail::empty_f32(detail::with_last(x.shape(), out), be);
   Gemm4bitArgs g;
@@ -149,14 +136,7 @@ Tensor linear_4bit(const Tensor& x, const Weight4bit& weight, const Tensor& bias
   g.w = weight.view();
   g.transpose_w = true;
   be.gemm_4bit(g);
-  if (bias.defined()) {
-    BiasAddArgs b;
-    b.x = y.f32();
-    b.bias = bias.data();
-    b.bias_dtype = bias.dtype();
-    b.rows = rows, b.cols = out;
-    be.bias_add(b);
-  }
+  detail::add_bias(y, bias, rows, out);
   if (!any_requires_grad({&x, &bias})) return y;
   auto node = std::make_shared<Linear4bitNode>(x.shape(), weight, rows);
   return detail::record(y, node, {&x, &bias});
