@@ -48,6 +48,22 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
     throw Error("gemm: B has dtype " + std::string(dtype_name(args.b_dtype)) +
                 ", expected f32, bf16 or f16");
   }
+  // One frozen weight, as linear layers use it: widened a tile of rows at a time, so a large
+  // bf16 weight (an LM head) never has a whole f32 copy.
+  if (args.batch == 1 && !args.trans_a && args.alpha == 1.0f &&
+      static_cast<std::size_t>(args.k * args.n) * sizeof(float) > kTileBytes) {
+    // trans_b: B stored [n, k] is W[rows = n, cols = k] and c = a · Wᵀ; else B stored [k, n]
+    // is W[rows = k, cols = n] and c = a · W.
+    const std::int64_t rows = args.trans_b ? args.n : args.k, cols = args.trans_b ? args.k : args.n;
+    const auto* b_bytes = static_cast<const std::uint16_t*>(args.b);
+    const RowTiledWeight tiled{rows, cols, [&](std::int64_t first, std::int64_t n, float* out) {
+                                 kernels::widen_to_f32(b_bytes + first * cols, args.b_dtype, out,
+                                                       n * cols);
+                               }};
+    gemm_by_row_tiles(args.a, args.c, args.m, args.trans_b, args.accumulate, tiled,
+                      [&](const GemmArgs& g) { run_f32(g, threads); }, tiles_);
+    return;
+  }
   // Widen B (each batch item packed one after another) and run the f32 GEMM on the copy.
   const bool one_b = args.batch == 1 || args.stride_b == 0;
   const std::int64_t matrix = args.k * args.n;

@@ -10,7 +10,8 @@
 // Transposes are free: a memory descriptor with swapped strides reads A stored [K, M] as
 // its transpose. Batch stride 0 becomes a batch dimension of 1 (oneDNN broadcasts it).
 // alpha is an output scale and "+ C" a sum post-op. A bf16/f16 B (frozen weights) is widened
-// into an f32 scratch buffer first: oneDNN has no bf16 matmul on AVX2 machines.
+// into an f32 scratch buffer first, a tile of rows at a time for a large one
+// (gemm_tiles.hpp): oneDNN has no bf16 matmul on AVX2 machines.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "backends/cpu/gemm_tiles.hpp"
 #include "ftengine/backend.hpp"
 
 namespace ft::backends::cpu {
@@ -57,6 +59,7 @@ class GemmEngine {
   mutable std::mutex mutex_;
   std::map<Key, Entry> cache_;
   std::vector<float> b_scratch_;  // widened bf16/f16 B, grown as needed
+  TileBuffers tiles_;             // a large bf16/f16 B, widened a tile at a time
 };
 
 }  // namespace ft::backends::cpu

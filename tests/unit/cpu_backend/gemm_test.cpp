@@ -168,6 +168,31 @@ TEST(CpuGemm, HalfPrecisionBIsWidenedExactly) {
   }
 }
 
+// A large bf16 weight (more than 4 MiB as f32) is widened a tile of rows at a time: the
+// forward product (c = a · Wᵀ, one column block per tile) and the backward one (c += a · W,
+// summed over tiles) still equal the reference.
+TEST(CpuGemm, LargeHalfPrecisionBIsWidenedInTiles) {
+  const std::int64_t m = 5, rows = 700, cols = 2048;  // 5.5 MiB as f32: tiles of 512 and 188 rows
+  for (bool trans_b : {true, false}) {
+    for (bool accumulate : {false, true}) {
+      const std::int64_t n = trans_b ? rows : cols, k = trans_b ? cols : rows;
+      const Problem p{m, n, k, 1, m * k, k * n, m * n, false, trans_b, accumulate, 1.0f};
+      SCOPED_TRACE(describe(p));
+      const auto a = random_values(m * k, 21);
+      auto b = random_values(k * n, 22);
+      std::vector<std::uint16_t> b_half(b.size());
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        b_half[i] = f32_to_bf16(b[i]);
+        b[i] = bf16_to_f32(b_half[i]);
+      }
+      const auto c0 = random_values(m * n, 23);
+      std::vector<float> c = c0;
+      backend().gemm(args_for(p, a.data(), b_half.data(), DType::bf16, c.data()));
+      EXPECT_TRUE(all_close(c, reference(p, a, b, c0), 1e-4, 1e-4));
+    }
+  }
+}
+
 TEST(CpuGemm, RepeatedShapeReusesItsPrimitiveAndGivesTheSameResult) {
   ThreadsGuard guard;
   const Problem p{31, 17, 45, 2, 31 * 45, 17 * 45, 31 * 17, false, true, false, 1.0f};

@@ -1,0 +1,38 @@
+// GEMMs on a weight that is stored narrower than f32 (bf16, f16, 4-bit), widened to f32 a
+// tile of rows at a time so the f32 copy is never whole in memory:
+//
+//   transpose_w: c[m, rows] = a[m, cols] · Wᵀ   (forward:  y = x · Wᵀ)
+//                c[:, tile] = a · tileᵀ, one column block of c per tile
+//   else:        c[m, cols] = a[m, rows] · W    (backward: dx = dy · W)
+//                c += a[:, tile] · tile, summed over the tiles
+//
+// A tile holds about kTileBytes of f32; a weight smaller than that is one tile and needs
+// no copies of a or c.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "ftengine/backend.hpp"
+
+namespace ft::backends::cpu {
+
+inline constexpr std::size_t kTileBytes = 4u << 20;
+
+struct RowTiledWeight {
+  std::int64_t rows = 0, cols = 0;
+  // out[n_rows * cols] = rows [first_row, first_row + n_rows) of W, in f32.
+  std::function<void(std::int64_t first_row, std::int64_t n_rows, float* out)> widen_rows;
+};
+
+struct TileBuffers {
+  std::vector<float> tile, a_part, c_part;
+};
+
+// `gemm_f32` runs one f32 GEMM (the caller's engine, under the caller's lock).
+void gemm_by_row_tiles(const float* a, float* c, std::int64_t m, bool transpose_w,
+                       bool accumulate, const RowTiledWeight& w,
+                       const std::function<void(const GemmArgs&)>& gemm_f32, TileBuffers& buffers);
+
+}  // namespace ft::backends::cpu
