@@ -27,22 +27,11 @@ WORK=${WORK:-/tmp/ftengine-qlora-bench}
 [[ -x $FTENGINE ]] || { echo "qlora_memory: $FTENGINE not found; build first" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "qlora_memory: needs GNU time (apt-get install time)" >&2; exit 2; }
 
-mkdir -p "$WORK"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_inputs "$FTENGINE" "$WORK" bench-125m
 MODEL=$WORK/bench-125m
 DATA=$WORK/data
-[[ -f $MODEL/model.safetensors ]] ||
-  "$FTENGINE" -q init-model --preset bench-125m --out "$MODEL" >/dev/null
-[[ -f $DATA/train.jsonl ]] || "$FTENGINE" -q init-data --preset quickstart --out "$DATA" >/dev/null
-
-median_tokens_per_second() {
-  python3 - "$1" "$WARMUP" <<'PY'
-import json, statistics, sys
-steps = [json.loads(l)["tokens_per_second"] for l in open(sys.argv[1])
-         if l.strip() and '"loss"' in l]
-timed = steps[int(sys.argv[2]):]
-print(f"{statistics.median(timed):.0f}" if timed else "n/a")
-PY
-}
 
 declare -A SETS=(
   [full]=""
@@ -70,7 +59,7 @@ for method in "${METHODS[@]}"; do
     exit 1
   fi
   RSS[$method]=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/$method.log")
-  SPEED[$method]=$(median_tokens_per_second "$run_dir/metrics.jsonl")
+  SPEED[$method]=$(median_tokens_per_second "$run_dir/metrics.jsonl" "$WARMUP")
   BASE[$method]=$(sed -n 's/.*base weights of [0-9]* layers[^:]*: \([0-9.]*\) MiB as stored.*/\1/p' \
     "$WORK/$method.log" | head -1)
   [[ -n ${BASE[$method]} ]] || BASE[$method]="-"

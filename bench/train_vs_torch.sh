@@ -56,28 +56,11 @@ if [[ ! -x $FTENGINE ]]; then
   exit 2
 fi
 
-mkdir -p "$WORK"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_inputs "$FTENGINE" "$WORK" bench-25m
 MODEL=$WORK/bench-25m
 DATA=$WORK/data
-[[ -f $MODEL/model.safetensors ]] ||
-  "$FTENGINE" -q init-model --preset bench-25m --out "$MODEL" >/dev/null
-[[ -f $DATA/train.jsonl ]] || "$FTENGINE" -q init-data --preset quickstart --out "$DATA" >/dev/null
-
-# Median tokens/s of the steps after the warm-up in a metrics.jsonl (eval lines skipped).
-median_tokens_per_second() {
-  "$PYTHON" - "$1" "$WARMUP" <<'EOF'
-import json, statistics, sys
-steps = []
-for line in open(sys.argv[1]):
-    if not line.strip():
-        continue
-    m = json.loads(line)
-    if "step" in m and "tokens_per_second" in m and "loss" in m:
-        steps.append(m["tokens_per_second"])
-timed = steps[int(sys.argv[2]):]
-print(round(statistics.median(timed), 1) if timed else "n/a")
-EOF
-}
 
 declare -A OURS THEIRS
 for method in lora full; do
@@ -89,7 +72,7 @@ for method in lora full; do
       --set output.dir="$run_dir" --set train.max_steps="$STEPS" \
       --set backend.plugin=cpu --set backend.threads="$THREADS" >"$WORK/$method.log" 2>&1 &&
       [[ -f $run_dir/metrics.jsonl ]]; then
-    OURS[$method]=$(median_tokens_per_second "$run_dir/metrics.jsonl")
+    OURS[$method]=$(median_tokens_per_second "$run_dir/metrics.jsonl" "$WARMUP" "$PYTHON")
   else
     OURS[$method]=n/a
     echo "  ftengine run failed; last lines of $WORK/$method.log:" >&2

@@ -1,0 +1,25 @@
+# Shared by the bench scripts (source it): a model and the quickstart data made once in a
+# work directory, and the median step speed of a run.
+
+# bench_inputs FTENGINE WORK PRESET: $WORK/$PRESET (ftengine init-model) and $WORK/data
+# (ftengine init-data --preset quickstart), made unless already there.
+bench_inputs() {
+  local ftengine=$1 work=$2 preset=$3
+  mkdir -p "$work"
+  [[ -f $work/$preset/model.safetensors ]] ||
+    "$ftengine" -q init-model --preset "$preset" --out "$work/$preset" >/dev/null
+  [[ -f $work/data/train.jsonl ]] ||
+    "$ftengine" -q init-data --preset quickstart --out "$work/data" >/dev/null
+}
+
+# median_tokens_per_second METRICS_JSONL WARMUP [PYTHON]: the median "tokens_per_second" of
+# the step records after the first WARMUP (eval records skipped), or n/a.
+median_tokens_per_second() {
+  "${3:-python3}" - "$1" "$2" <<'PY'
+import json, statistics, sys
+steps = [json.loads(l)["tokens_per_second"] for l in open(sys.argv[1])
+         if l.strip() and '"loss"' in l]
+timed = steps[int(sys.argv[2]):]
+print(f"{statistics.median(timed):.1f}" if timed else "n/a")
+PY
+}
