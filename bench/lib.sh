@@ -1,13 +1,15 @@
 # Shared by the bench scripts (source it): a model and the quickstart data made once in a
 # work directory, and the median step speed of a run.
 
-# bench_inputs FTENGINE WORK PRESET: $WORK/$PRESET (ftengine init-model) and $WORK/data
-# (ftengine init-data --preset quickstart), made unless already there.
+# bench_inputs FTENGINE WORK PRESET [DTYPE]: $WORK/$PRESET (ftengine init-model; with DTYPE,
+# $WORK/$PRESET-$DTYPE, the same weights stored in DTYPE) and $WORK/data (ftengine init-data
+# --preset quickstart), made unless already there.
 bench_inputs() {
-  local ftengine=$1 work=$2 preset=$3
+  local ftengine=$1 work=$2 preset=$3 dtype=${4:-}
+  local dir=$work/$preset${dtype:+-$dtype}
   mkdir -p "$work"
-  [[ -f $work/$preset/model.safetensors ]] ||
-    "$ftengine" -q init-model --preset "$preset" --out "$work/$preset" >/dev/null
+  [[ -f $dir/model.safetensors ]] ||
+    "$ftengine" -q init-model --preset "$preset" --out "$dir" ${dtype:+--dtype "$dtype"} >/dev/null
   [[ -f $work/data/train.jsonl ]] ||
     "$ftengine" -q init-data --preset quickstart --out "$work/data" >/dev/null
 }

@@ -20,11 +20,15 @@ std::string describe(const GemmArgs& a) {
          " trans_b=" + std::to_string(a.trans_b);
 }
 
-// C_b = accumulate ? C_b : 0 for an empty inner dimension (oneDNN rejects k = 0).
-void gemm_empty_k(const GemmArgs& a) {
+// C_b = accumulate ? C_b : 0 for an empty inner dimension (oneDNN rejects k = 0); C's rows
+// lie ldc apart.
+void gemm_empty_k(const GemmArgs& a, std::int64_t ldc) {
   if (a.accumulate) return;
   for (std::int64_t b = 0; b < a.batch; ++b) {
-    std::fill(a.c + b * a.stride_c, a.c + b * a.stride_c + a.m * a.n, 0.0f);
+    for (std::int64_t i = 0; i < a.m; ++i) {
+      float* row = a.c + b * a.stride_c + i * ldc;
+      std::fill(row, row + a.n, 0.0f);
+    }
   }
 }
 
@@ -61,7 +65,10 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
                                                        n * cols);
                                }};
     gemm_by_row_tiles(args.a, args.c, args.m, args.trans_b, args.accumulate, tiled,
-                      [&](const GemmArgs& g) { run_f32(g, threads); }, tiles_);
+                      [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
+                        run_f32(g, threads, lda, ldc);
+                      },
+                      tile_);
     return;
   }
   // Widen B (each batch item packed one after another) and run the f32 GEMM on the copy.
@@ -81,8 +88,21 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
   run_f32(widened, threads);
 }
 
-void GemmEngine::run_f32(const GemmArgs& args, int threads) {
-  if (args.k == 0) return gemm_empty_k(args);
+void GemmEngine::run_strided(const GemmArgs& args, std::int64_t lda, std::int64_t ldc,
+                             int threads) {
+  if (args.batch != 1 || args.b_dtype != DType::f32 || args.m < 0 || args.n < 0 || args.k < 0 ||
+      lda < (args.trans_a ? args.m : args.k) || ldc < args.n) {
+    throw Error("gemm: a strided GEMM takes one f32 B and row strides at least the rows (" +
+                describe(args) + " lda=" + std::to_string(lda) + " ldc=" + std::to_string(ldc) +
+                ")");
+  }
+  if (args.m == 0 || args.n == 0) return;
+  std::lock_guard lock(mutex_);
+  run_f32(args, threads, lda, ldc);
+}
+
+void GemmEngine::run_f32(const GemmArgs& args, int threads, std::int64_t lda, std::int64_t ldc) {
+  if (args.k == 0) return gemm_empty_k(args, ldc != 0 ? ldc : args.n);
   const bool batched = args.batch > 1;
   if (batched && args.stride_c == 0) {
     // Every item writes the same C: run them in order, as the formula reads.
@@ -102,9 +122,11 @@ void GemmEngine::run_f32(const GemmArgs& args, int threads) {
   key.batch = args.batch;
   key.batch_a = batched && args.stride_a != 0 ? args.batch : 1;
   key.batch_b = batched && args.stride_b != 0 ? args.batch : 1;
-  key.stride_a = key.batch_a > 1 ? args.stride_a : args.m * args.k;
+  key.lda = lda != 0 ? lda : (args.trans_a ? args.m : args.k);
+  key.ldc = ldc != 0 ? ldc : args.n;
+  key.stride_a = key.batch_a > 1 ? args.stride_a : (args.trans_a ? args.k : args.m) * key.lda;
   key.stride_b = key.batch_b > 1 ? args.stride_b : args.k * args.n;
-  key.stride_c = batched ? args.stride_c : args.m * args.n;
+  key.stride_c = batched ? args.stride_c : args.m * key.ldc;
   key.trans_a = args.trans_a;
   key.trans_b = args.trans_b;
   key.accumulate = args.accumulate;
@@ -144,13 +166,13 @@ GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
   // src [batch_a, M, K], weights [batch_b, K, N], dst [batch, M, N], with explicit strides:
   // a transposed operand is the same dims with the two inner strides swapped.
   const memory::dims src_strides =
-      key.trans_a ? memory::dims{key.stride_a, 1, key.m} : memory::dims{key.stride_a, key.k, 1};
+      key.trans_a ? memory::dims{key.stride_a, 1, key.lda} : memory::dims{key.stride_a, key.lda, 1};
   const memory::dims wei_strides =
       key.trans_b ? memory::dims{key.stride_b, 1, key.k} : memory::dims{key.stride_b, key.n, 1};
   const memory::desc src_md({key.batch_a, key.m, key.k}, memory::data_type::f32, src_strides);
   const memory::desc wei_md({key.batch_b, key.k, key.n}, memory::data_type::f32, wei_strides);
   const memory::desc dst_md({key.batch, key.m, key.n}, memory::data_type::f32,
-                            memory::dims{key.stride_c, key.n, 1});
+                            memory::dims{key.stride_c, key.ldc, 1});
 
   dnnl::primitive_attr attr;
   float alpha;

@@ -30,19 +30,23 @@ class GemmEngine {
  public:
   GemmEngine();
   void run(const GemmArgs& args, int threads);
+  // One f32 GEMM (batch 1) whose A and C rows lie lda and ldc floats apart: a column block
+  // of a wider matrix, read or written in place (the tiles of gemm_tiles.hpp).
+  void run_strided(const GemmArgs& args, std::int64_t lda, std::int64_t ldc, int threads);
   // Number of cached primitives (for tests: a repeated shape must not add one).
   std::size_t cached_primitives() const;
 
  private:
-  // Batch dims are 1 where a stride is 0 (broadcast); alpha as its bit pattern.
+  // Batch dims are 1 where a stride is 0 (broadcast); alpha as its bit pattern; lda, ldc
+  // the row strides of A as stored and of C.
   struct Key {
-    std::int64_t m, n, k, batch, batch_a, batch_b, stride_a, stride_b, stride_c;
+    std::int64_t m, n, k, batch, batch_a, batch_b, stride_a, stride_b, stride_c, lda, ldc;
     bool trans_a, trans_b, accumulate;
     std::uint32_t alpha_bits;
     int threads;
     auto tie() const {
-      return std::tie(m, n, k, batch, batch_a, batch_b, stride_a, stride_b, stride_c, trans_a,
-                      trans_b, accumulate, alpha_bits, threads);
+      return std::tie(m, n, k, batch, batch_a, batch_b, stride_a, stride_b, stride_c, lda, ldc,
+                      trans_a, trans_b, accumulate, alpha_bits, threads);
     }
     bool operator<(const Key& other) const { return tie() < other.tie(); }
   };
@@ -52,14 +56,15 @@ class GemmEngine {
   };
 
   Entry& entry_for(const Key& key);
-  void run_f32(const GemmArgs& args, int threads);
+  // lda, ldc 0: packed rows.
+  void run_f32(const GemmArgs& args, int threads, std::int64_t lda = 0, std::int64_t ldc = 0);
 
   dnnl::engine engine_;
   dnnl::stream stream_;
   mutable std::mutex mutex_;
   std::map<Key, Entry> cache_;
   std::vector<float> b_scratch_;  // widened bf16/f16 B, grown as needed
-  TileBuffers tiles_;             // a large bf16/f16 B, widened a tile at a time
+  std::vector<float> tile_;       // a large bf16/f16 B, widened a tile of rows at a time
 };
 
 }  // namespace ft::backends::cpu

@@ -46,7 +46,10 @@ void Gemm4bit::run(const Gemm4bitArgs& args, GemmEngine& gemm, int threads) {
                                dequantize_4bit_range(w, first * w.cols, n * w.cols, out);
                              }};
   gemm_by_row_tiles(args.a, args.c, args.m, args.transpose_w, args.accumulate, tiled,
-                    [&](const GemmArgs& g) { gemm.run(g, threads); }, buffers_);
+                    [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
+                      gemm.run_strided(g, lda, ldc, threads);
+                    },
+                    tile_);
 }
 
 }  // namespace ft::backends::cpu

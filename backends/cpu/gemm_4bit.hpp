@@ -4,6 +4,7 @@
 #pragma once
 
 #include <mutex>
+#include <vector>
 
 #include "backends/cpu/gemm.hpp"
 #include "backends/cpu/gemm_tiles.hpp"
@@ -20,8 +21,8 @@ class Gemm4bit {
   void run(const Gemm4bitArgs& args, GemmEngine& gemm, int threads);
 
  private:
-  std::mutex mutex_;  // the buffers are shared
-  TileBuffers buffers_;
+  std::mutex mutex_;  // the tile buffer is shared
+  std::vector<float> tile_;
 };
 
 }  // namespace ft::backends::cpu

@@ -6,8 +6,8 @@
 //   else:        c[m, cols] = a[m, rows] · W    (backward: dx = dy · W)
 //                c += a[:, tile] · tile, summed over the tiles
 //
-// A tile holds about kTileBytes of f32; a weight smaller than that is one tile and needs
-// no copies of a or c.
+// A tile holds about kTileBytes of f32. Each tile's GEMM reads its columns of a and writes
+// its columns of c in place (row strides), so the only buffer is the tile itself.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +26,12 @@ struct RowTiledWeight {
   std::function<void(std::int64_t first_row, std::int64_t n_rows, float* out)> widen_rows;
 };
 
-struct TileBuffers {
-  std::vector<float> tile, a_part, c_part;
-};
+// One f32 GEMM (batch 1) whose A and C rows lie lda and ldc floats apart.
+using StridedGemm = std::function<void(const GemmArgs&, std::int64_t lda, std::int64_t ldc)>;
 
-// `gemm_f32` runs one f32 GEMM (the caller's engine, under the caller's lock).
+// `tile` is the caller's buffer, kept between calls.
 void gemm_by_row_tiles(const float* a, float* c, std::int64_t m, bool transpose_w,
-                       bool accumulate, const RowTiledWeight& w,
-                       const std::function<void(const GemmArgs&)>& gemm_f32, TileBuffers& buffers);
+                       bool accumulate, const RowTiledWeight& w, const StridedGemm& gemm_f32,
+                       std::vector<float>& tile);
 
 }  // namespace ft::backends::cpu

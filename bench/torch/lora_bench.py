@@ -26,6 +26,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 IGNORE = -100
 
@@ -151,6 +152,8 @@ class Llama(nn.Module):
         inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
+    checkpointing = False  # recompute each block in backward (torch.utils.checkpoint)
+
     def forward(self, tokens, targets, positions=None, doc_ids=None):
         """Mean cross-entropy over targets != -100. positions/doc_ids: [B, T] for packed rows
         (attention only within a document); None: 0..T-1 and plain causal attention."""
@@ -167,7 +170,10 @@ class Llama(nn.Module):
             mask = mask[:, None]
         x = self.model.embed_tokens(tokens)
         for layer in self.model.layers:
-            x = layer(x, cos, sin, mask)
+            if self.checkpointing and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(layer, x, cos, sin, mask, use_reentrant=False)
+            else:
+                x = layer(x, cos, sin, mask)
         logits = self.lm_head(self.model.norm(x))
         return F.cross_entropy(logits.view(B * T, -1).float(), targets.reshape(-1),
                                ignore_index=IGNORE)
@@ -235,11 +241,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpointing", action="store_true",
+                    help="activation checkpointing: keep each block's input, recompute it")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model = load_model(args.model)
+    model.checkpointing = args.checkpointing
     total = sum(p.numel() for p in model.parameters())
     if args.method == "lora":
         params = apply_lora(model, args.r, args.alpha)
@@ -273,6 +282,7 @@ def main():
         "threads": torch.get_num_threads(),
         "batch": args.batch,
         "seq_len": args.seq_len,
+        "checkpointing": args.checkpointing,
         "parameters": total,
         "trainable": trainable,
         "timed_steps": args.steps,

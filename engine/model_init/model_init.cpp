@@ -89,7 +89,7 @@ void fill_normal(std::vector<float>& out, float stddev, std::uint64_t seed, std:
   }
 }
 
-std::string config_json(const ModelPreset& p) {
+std::string config_json(const ModelPreset& p, DType dtype) {
   nlohmann::ordered_json j;
   j["architectures"] = {"LlamaForCausalLM"};
   j["attention_bias"] = false;
@@ -112,7 +112,7 @@ std::string config_json(const ModelPreset& p) {
   j["rope_scaling"] = nullptr;
   j["rope_theta"] = 10000.0;
   j["tie_word_embeddings"] = false;
-  j["torch_dtype"] = "float32";
+  j["torch_dtype"] = dtype == DType::bf16 ? "bfloat16" : dtype == DType::f16 ? "float16" : "float32";
   j["use_cache"] = true;
   j["vocab_size"] = p.vocab_size;
   return j.dump(2) + "\n";
@@ -134,12 +134,16 @@ std::int64_t parameter_count(const ModelPreset& preset) {
 }
 
 RandomModel write_random_model(std::string_view preset_name, const fs::path& out_dir,
-                               std::uint64_t seed) {
+                               std::uint64_t seed, DType dtype) {
   const ModelPreset& preset = model_preset(preset_name);
+  if (!is_floating(dtype))
+    throw Error(fmt::format("init-model: dtype {} is not a weight dtype; use f32, bf16 or f16",
+                            dtype_name(dtype)));
   create_empty_directory(out_dir, "init-model");
 
   const std::vector<WeightSpec> specs = weight_specs(preset);
   std::vector<std::vector<float>> data(specs.size());
+  std::vector<std::vector<std::uint16_t>> narrowed(specs.size());
   std::vector<io::SafetensorsEntry> entries;
   RandomModel result;
   result.dir = out_dir;
@@ -149,8 +153,18 @@ RandomModel write_random_model(std::string_view preset_name, const fs::path& out
       std::fill(data[i].begin(), data[i].end(), 1.0f);
     else
       fill_normal(data[i], 0.02f, seed, i);
-    entries.push_back(
-        io::SafetensorsEntry::from_host(specs[i].name, "F32", specs[i].shape, data[i].data()));
+    if (dtype == DType::f32) {
+      entries.push_back(
+          io::SafetensorsEntry::from_host(specs[i].name, "F32", specs[i].shape, data[i].data()));
+    } else {
+      narrowed[i].resize(data[i].size());
+      for (std::size_t j = 0; j < data[i].size(); ++j)
+        narrowed[i][j] = dtype == DType::bf16 ? f32_to_bf16(data[i][j]) : f32_to_f16(data[i][j]);
+      std::vector<float>().swap(data[i]);  // one copy of the weights, not two
+      entries.push_back(io::SafetensorsEntry::from_host(
+          specs[i].name, dtype == DType::bf16 ? "BF16" : "F16", specs[i].shape,
+          narrowed[i].data()));
+    }
     result.parameters += shape_numel(specs[i].shape);
   }
 
@@ -158,7 +172,7 @@ RandomModel write_random_model(std::string_view preset_name, const fs::path& out
     io::write_file_atomic(out_dir / name, text);
     result.files.push_back(out_dir / name);
   };
-  write("config.json", config_json(preset));
+  write("config.json", config_json(preset, dtype));
   write("generation_config.json", generation_config_json());
   io::write_safetensors(out_dir / "model.safetensors", entries, {{"format", "pt"}});
   result.files.push_back(out_dir / "model.safetensors");

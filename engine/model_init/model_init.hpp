@@ -3,8 +3,8 @@
 //
 //   ft::engine::RandomModel m = ft::engine::write_random_model("tiny", "models/tiny", 42);
 //
-// writes config.json (LlamaForCausalLM), generation_config.json, model.safetensors (F32,
-// initialised as transformers' LlamaPreTrainedModel._init_weights does: normal(0, 0.02) for
+// writes config.json (LlamaForCausalLM), generation_config.json, model.safetensors (F32 unless
+// asked for BF16 or F16; initialised as transformers' LlamaPreTrainedModel._init_weights does: normal(0, 0.02) for
 // linear and embedding weights, ones for the RMSNorm weights), tokenizer.json and
 // tokenizer_config.json. The tokenizer is byte-level BPE with no merges (the 256 GPT-2 byte
 // symbols, ids as in GPT-2, plus <|begin_of_text|> and <|end_of_text|>), so it encodes any
@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "ftengine/dtype.hpp"
 
 namespace ft::engine {
 
@@ -55,8 +57,10 @@ struct RandomModel {
 };
 
 // Writes the model directory. out_dir is created; an existing non-empty directory is
-// refused (ft::Error), so nothing is overwritten by accident.
+// refused (ft::Error), so nothing is overwritten by accident. The weights are drawn in f32
+// and stored in `dtype` (f32, bf16 or f16: published checkpoints are mostly bf16); the
+// same seed gives the same weights, rounded, in every dtype.
 RandomModel write_random_model(std::string_view preset, const std::filesystem::path& out_dir,
-                               std::uint64_t seed);
+                               std::uint64_t seed, DType dtype = DType::f32);
 
 }  // namespace ft::engine

@@ -110,7 +110,7 @@ TEST_F(Commands, InitModelWritesAModelThatRuns) {
   ft::testing::CliResult r = run(fmt::format("init-model --preset tiny --out '{}' --seed 3",
                                              out.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind(fmt::format("{}: tiny model, 804480 parameters (0.8M), seed 3\n",
+  EXPECT_EQ(r.out.rfind(fmt::format("{}: tiny model, 804480 parameters (0.8M), f32, seed 3\n",
                                     out.string()),
                         0),
             0u)

@@ -78,6 +78,36 @@ TEST(InitModel, WeightsFollowTheHuggingFaceInitAndTheSeed) {
             std::vector<float>(k.begin(), k.begin() + 16));
 }
 
+// --dtype bf16 / f16: the f32 draws of the same seed, rounded, as published checkpoints
+// store them; config.json says so, and the model loads.
+TEST(InitModel, HalfPrecisionWeightsAreTheF32OnesRounded) {
+  TempDir dir;
+  engine::write_random_model("tiny", dir / "f32", 5);
+  engine::write_random_model("tiny", dir / "bf16", 5, DType::bf16);
+  engine::write_random_model("tiny", dir / "f16", 5, DType::f16);
+  EXPECT_EQ(read_json(dir / "bf16" / "config.json")["torch_dtype"], "bfloat16");
+  EXPECT_EQ(read_json(dir / "f16" / "config.json")["torch_dtype"], "float16");
+  const io::SafetensorsFile f32(dir / "f32" / "model.safetensors");
+  const io::SafetensorsFile bf16(dir / "bf16" / "model.safetensors");
+  const io::SafetensorsFile f16(dir / "f16" / "model.safetensors");
+  for (const io::SafetensorsTensorInfo& t : f32.tensors()) {
+    SCOPED_TRACE(t.name);
+    EXPECT_EQ(bf16.find(t.name)->dtype, "BF16");
+    EXPECT_EQ(f16.find(t.name)->dtype, "F16");
+    const std::vector<float> exact = f32.load(t.name, backend()).to_vector();
+    const std::vector<float> b = bf16.load(t.name, backend()).to_vector();
+    const std::vector<float> h = f16.load(t.name, backend()).to_vector();
+    ASSERT_EQ(b.size(), exact.size());
+    for (std::size_t i = 0; i < exact.size(); ++i) {
+      ASSERT_EQ(b[i], bf16_to_f32(f32_to_bf16(exact[i])));
+      ASSERT_EQ(h[i], f16_to_f32(f32_to_f16(exact[i])));
+    }
+  }
+  EXPECT_EQ(loaded_parameters(dir / "bf16"), 804480);
+  EXPECT_EQ(error_of([&] { engine::write_random_model("tiny", dir / "i", 5, DType::i32); }),
+            "init-model: dtype i32 is not a weight dtype; use f32, bf16 or f16");
+}
+
 TEST(InitModel, RefusesUnknownPresetsAndNonEmptyDirectories) {
   TempDir dir;
   EXPECT_EQ(error_of([&] { engine::write_random_model("huge", dir / "x", 1); }),
