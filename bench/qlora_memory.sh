@@ -5,6 +5,8 @@
 #
 #   bench/qlora_memory.sh                  # after building into build/
 #   FTENGINE=... THREADS=2 STEPS=6 bench/qlora_memory.sh
+#   PRESET=bench-1b METHODS="lora-f32 qlora qlora-bf16" STEPS=3 WARMUP=1 bench/qlora_memory.sh
+#                                          # the same at TinyLlama-1.1B's shape (4.4 GB f32)
 #
 # Methods:
 #   full        full fine-tuning, f32
@@ -23,7 +25,8 @@
 # QLoRA issue sets targets for. Run it on an otherwise idle machine.
 #
 # Environment: FTENGINE, PYTHON, THREADS (default: all cores), STEPS (default 6), WARMUP
-# (default 2), WORK (default /tmp/ftengine-qlora-bench, reused).
+# (default 2), PRESET (default bench-125m), METHODS (default all of the above that can run),
+# WORK (default /tmp/ftengine-qlora-bench, reused).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,6 +35,7 @@ THREADS=${THREADS:-$(nproc)}
 STEPS=${STEPS:-6}
 WARMUP=${WARMUP:-2}
 WORK=${WORK:-/tmp/ftengine-qlora-bench}
+PRESET=${PRESET:-bench-125m}
 [[ -x $FTENGINE ]] || { echo "qlora_memory: $FTENGINE not found; build first" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "qlora_memory: needs GNU time (apt-get install time)" >&2; exit 2; }
 if [[ -z ${PYTHON:-} ]]; then
@@ -45,8 +49,8 @@ fi
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-bench_inputs "$FTENGINE" "$WORK" bench-125m
-bench_inputs "$FTENGINE" "$WORK" bench-125m bf16
+bench_inputs "$FTENGINE" "$WORK" "$PRESET"
+bench_inputs "$FTENGINE" "$WORK" "$PRESET" bf16
 DATA=$WORK/data
 
 declare -A SETS=(
@@ -56,13 +60,15 @@ declare -A SETS=(
   [qlora]="--set adapter.plugin=qlora"
   [qlora-bf16]="--set adapter.plugin=qlora --set model.dtype=bf16"
 )
-METHODS=(full lora-f32 lora-bf16 qlora qlora-bf16)
+read -r -a METHODS <<<"${METHODS:-full lora-f32 lora-bf16 qlora qlora-bf16 torch-lora}"
+[[ -n ${PYTHON:-} ]] || METHODS=("${METHODS[@]/torch-lora/}")
 declare -A RSS SPEED BASE
 
 max_rss_mib() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1"; }
 
 for checkpointing in false true; do
   for method in "${METHODS[@]}"; do
+    [[ -z $method || $method == torch-lora ]] && continue
     key=$method/$checkpointing
     run_dir=$WORK/runs/$method-$checkpointing
     log=$WORK/$method-$checkpointing.log
@@ -70,8 +76,8 @@ for checkpointing in false true; do
     echo "$method, checkpointing $checkpointing ..." >&2
     job=$ROOT/bench/jobs/lora_bench25m.toml
     [[ $method == full ]] && job=$ROOT/bench/jobs/full_bench25m.toml
-    model=$WORK/bench-125m
-    [[ $method == *-bf16 ]] && model=$WORK/bench-125m-bf16
+    model=$WORK/$PRESET
+    [[ $method == *-bf16 ]] && model=$WORK/$PRESET-bf16
     # shellcheck disable=SC2086
     if ! /usr/bin/time -v "$FTENGINE" run "$job" ${SETS[$method]} \
         --set model.path="$model" --set data.train="$DATA/train.jsonl" \
@@ -88,13 +94,13 @@ for checkpointing in false true; do
       "$log" | head -1)
     [[ -n ${BASE[$method]} ]] || BASE[$method]="-"
   done
-  if [[ -n ${PYTHON:-} ]]; then
+  if [[ " ${METHODS[*]} " == *" torch-lora "* ]]; then
     key=torch-lora/$checkpointing
     log=$WORK/torch-lora-$checkpointing.log
     echo "torch-lora, checkpointing $checkpointing ..." >&2
     flag=()
     [[ $checkpointing == true ]] && flag=(--checkpointing)
-    /usr/bin/time -v "$PYTHON" "$ROOT/bench/torch/lora_bench.py" --model "$WORK/bench-125m" \
+    /usr/bin/time -v "$PYTHON" "$ROOT/bench/torch/lora_bench.py" --model "$WORK/$PRESET" \
       --method lora --threads "$THREADS" --warmup "$WARMUP" --steps "$((STEPS - WARMUP))" \
       "${flag[@]}" >"$log" 2>&1
     RSS[$key]=$(max_rss_mib "$log")
@@ -103,17 +109,17 @@ print(next(json.loads(l) for l in open(sys.argv[1]) if l.startswith("{"))["token
     BASE[torch-lora]="-"
   fi
 done
-[[ -n ${PYTHON:-} ]] && METHODS+=(torch-lora)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
-echo "bench-125m, batch 4 x 256, r 8, AdamW, $THREADS threads, $STEPS steps;" \
+echo "$PRESET, batch 4 x 256, r 8, AdamW, $THREADS threads, $STEPS steps;" \
      "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
 printf '%-11s %16s | %13s %8s | %13s %8s\n' "" "" "checkpointing" "off" "checkpointing" "on"
 printf '%-11s %16s | %13s %8s | %13s %8s\n' method "frozen base MiB" "peak RSS MiB" tok/s \
   "peak RSS MiB" tok/s
 for method in "${METHODS[@]}"; do
+  [[ -n $method ]] || continue
   printf '%-11s %16s | %13s %8s | %13s %8s\n' "$method" "${BASE[$method]}" \
     "${RSS[$method/false]}" "${SPEED[$method/false]}" "${RSS[$method/true]}" \
     "${SPEED[$method/true]}"
@@ -121,6 +127,7 @@ done
 echo
 echo "against lora-f32 (targets: frozen base <= 0.15, peak RSS <= 0.5, tok/s >= 0.7):"
 for method in qlora qlora-bf16; do
+  [[ " ${METHODS[*]} " == *" $method "* && " ${METHODS[*]} " == *" lora-f32 "* ]] || continue
   printf '  %-10s frozen base %s; peak RSS %s off, %s on; tok/s %s off, %s on\n' "$method" \
     "$(ratio "${BASE[$method]}" "${BASE[lora-f32]}")" \
     "$(ratio "${RSS[$method/false]}" "${RSS[lora-f32/false]}")" \

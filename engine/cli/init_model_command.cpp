@@ -25,7 +25,7 @@ const CommandSpec kInitModelCommand{
         [](po::options_description& options, po::options_description&,
            po::positional_options_description&) {
           options.add_options()                                                //
-              ("preset", po::value<std::string>(), "tiny, bench-25m or bench-125m")  //
+              ("preset", po::value<std::string>(), "tiny, bench-25m, bench-125m or bench-1b")  //
               ("out", po::value<std::string>(), "directory to create")         //
               ("seed", po::value<std::uint64_t>()->default_value(0), "initialisation seed")  //
               ("dtype", po::value<std::string>()->default_value("f32"),

@@ -23,6 +23,8 @@ const std::vector<ModelPreset>& model_presets() {
        8, 4, 8192, 2048},
       {"bench-125m", "12 layers, hidden 768, vocab 32000 (~125M parameters): benchmarks", 768, 2048,
        12, 12, 4, 32000, 2048},
+      {"bench-1b", "TinyLlama-1.1B's shape: 22 layers, hidden 2048, vocab 32000: memory at scale",
+       2048, 5632, 22, 32, 4, 32000, 2048},
   };
   return presets;
 }

@@ -92,7 +92,7 @@ TEST_F(Commands, BadArgumentsAreOneLineAndExit2) {
        "adapter_config.json and adapter_model.safetensors)"},
       {"eval " + model + " --data /no/such.txt", "/no/such.txt: no such data file"},
       {"init-model --preset huge --out x",
-       "unknown model preset \"huge\"; presets: tiny, bench-25m, bench-125m"},
+       "unknown model preset \"huge\"; presets: tiny, bench-25m, bench-125m, bench-1b"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);

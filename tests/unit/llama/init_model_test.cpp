@@ -111,7 +111,7 @@ TEST(InitModel, HalfPrecisionWeightsAreTheF32OnesRounded) {
 TEST(InitModel, RefusesUnknownPresetsAndNonEmptyDirectories) {
   TempDir dir;
   EXPECT_EQ(error_of([&] { engine::write_random_model("huge", dir / "x", 1); }),
-            "unknown model preset \"huge\"; presets: tiny, bench-25m, bench-125m");
+            "unknown model preset \"huge\"; presets: tiny, bench-25m, bench-125m, bench-1b");
   write_bytes(dir / "keep.txt", "mine");
   EXPECT_EQ(error_of([&] { engine::write_random_model("tiny", dir.path(), 1); }),
             dir.path().string() +
@@ -130,6 +130,13 @@ TEST(InitModel, BenchPresetsLoadWithTheirParameterCounts) {
   EXPECT_EQ(bench125, 124668672);
   EXPECT_EQ(engine::parameter_count(engine::model_preset("bench-25m")), bench25);
   EXPECT_EQ(engine::parameter_count(engine::model_preset("bench-125m")), bench125);
+  // bench-1b, TinyLlama-1.1B's shape: vocab 32000, hidden 2048, 22 layers, 32 heads of 64,
+  // 4 kv heads, MLP 5632.
+  const std::int64_t bench1b =
+      2 * 32000 * 2048 + 22 * (2 * 2048 * 2048 + 2 * 256 * 2048 + 3 * 5632 * 2048 + 2 * 2048) +
+      2048;
+  EXPECT_EQ(bench1b, 1100048384);  // TinyLlama-1.1B: 1,100,048,384
+  EXPECT_EQ(engine::parameter_count(engine::model_preset("bench-1b")), bench1b);
 
   TempDir dir;
   const engine::RandomModel m = engine::write_random_model("bench-25m", dir / "m", 3);
