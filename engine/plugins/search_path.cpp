@@ -35,8 +35,9 @@ std::vector<fs::path> environment_dirs() {
 }
 
 // <dir of the running executable>/../lib/ftengine/plugins: bin/ftengine next to
-// lib/ftengine/plugins, in the build tree and the install tree alike.
-std::optional<fs::path> executable_plugin_dir() {
+// lib/ftengine/plugins, in the build tree and the install tree alike; and
+// ../<install libdir>/ftengine/plugins when the install's libdir is another (lib/<multiarch>).
+std::vector<fs::path> executable_plugin_dirs() {
   boost::dll::fs::error_code error;
   const boost::dll::fs::path exe = boost::dll::program_location(error);
   if (error) {
@@ -44,9 +45,13 @@ std::optional<fs::path> executable_plugin_dir() {
         "plugins: cannot locate the running executable ({}): no plugin directory next "
         "to it",
         error.message());
-    return std::nullopt;
+    return {};
   }
-  return fs::path(exe.string()).parent_path() / ".." / "lib" / "ftengine" / "plugins";
+  const fs::path prefix = fs::path(exe.string()).parent_path() / "..";
+  std::vector<fs::path> dirs{prefix / "lib" / "ftengine" / "plugins"};
+  if (std::string_view(FTENGINE_INSTALL_LIBDIR) != "lib")
+    dirs.push_back(prefix / FTENGINE_INSTALL_LIBDIR / "ftengine" / "plugins");
+  return dirs;
 }
 
 }  // namespace
@@ -56,7 +61,7 @@ std::vector<fs::path> plugin_search_path(const std::vector<fs::path>& cli_dirs,
   std::vector<fs::path> candidates = cli_dirs;
   for (fs::path& dir : environment_dirs()) candidates.push_back(std::move(dir));
   candidates.insert(candidates.end(), job_dirs.begin(), job_dirs.end());
-  if (std::optional<fs::path> dir = executable_plugin_dir()) candidates.push_back(*dir);
+  for (fs::path& dir : executable_plugin_dirs()) candidates.push_back(std::move(dir));
 
   std::vector<fs::path> dirs;
   std::vector<fs::path> seen;  // canonical forms of dirs

@@ -1,4 +1,6 @@
 // Elementwise ops, embedding, dtype casts and reshape. Forward and backward side by side.
+#include <algorithm>
+
 #include "ops_common.hpp"
 
 namespace ft::ops {
@@ -240,6 +242,16 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  const Shape& as = a.shape();
+  const Shape& bs = b.shape();
+  if (bs.size() < as.size() && std::equal(bs.begin(), bs.end(), as.end() - bs.size())) {
+    // b repeated over a's leading dims: expanded = ones[rows, 1]·b[1, cols], a matmul, so
+    // b's gradient (the column sums of d_out ⊙ a) comes from matmul's backward.
+    const std::int64_t cols = b.numel(), rows = cols == 0 ? 0 : a.numel() / cols;
+    const Tensor ones = Tensor::from_vector(std::vector<float>(static_cast<std::size_t>(rows), 1.0f),
+                                            {rows, 1}, a.backend());
+    return mul(a, reshape(matmul(ones, reshape(b, {1, cols})), as));
+  }
   require_same_shape(a, b, "mul");
   Tensor out = detail::empty_f32(a.shape(), a.backend());
   binary(a.backend(), BinaryOp::mul, a, b, out);

@@ -80,7 +80,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
 Tensor swiglu(const Tensor& gate, const Tensor& up);
 
 Tensor add(const Tensor& a, const Tensor& b);  // same shapes
-Tensor mul(const Tensor& a, const Tensor& b);  // same shapes
+// Same shapes, or b's shape the trailing dims of a's: b is repeated over a's leading dims
+// (y[..., j] = a[..., j] · b[j] for a vector b), and its gradient summed over them.
+Tensor mul(const Tensor& a, const Tensor& b);
 Tensor scale(const Tensor& x, float factor);
 
 // Inverted dropout with a counter-based mask keyed by (seed, offset): the same key gives

@@ -1,6 +1,8 @@
 // Every differentiable op's backward against central finite differences.
 #include <gtest/gtest.h>
 
+#include "ftengine/autograd.hpp"
+#include "ftengine/error.hpp"
 #include "ftengine/ops.hpp"
 #include "support/backends.hpp"
 #include "support/gradcheck.hpp"
@@ -76,6 +78,38 @@ TEST(OpGrad, Swiglu) {
 TEST(OpGrad, AddMulScale) {
   gradcheck([](const Inputs& in) { return ops::scale(ops::mul(ops::add(in[0], in[1]), in[1]), -1.5f); },
             {random_tensor({3, 4}, cpu(), 22), random_tensor({3, 4}, cpu(), 23)});
+}
+
+// b repeated over a's leading dims (DoRA's per-row magnitude): b's gradient sums over them.
+TEST(OpGrad, MulBroadcastsTheTrailingShape) {
+  gradcheck([](const Inputs& in) { return ops::mul(in[0], in[1]); },
+            {random_tensor({2, 3, 4}, cpu(), 80), random_tensor({4}, cpu(), 81)});
+  gradcheck([](const Inputs& in) { return ops::mul(in[0], in[1]); },
+            {random_tensor({2, 3, 4}, cpu(), 82), random_tensor({3, 4}, cpu(), 83)});
+  const Tensor a = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, cpu());
+  const Tensor b = Tensor::from_vector({10, 100, 1000}, {3}, cpu());
+  EXPECT_EQ(ops::mul(a, b).to_vector(), (std::vector<float>{10, 200, 3000, 40, 500, 6000}));
+  EXPECT_THROW(ops::mul(a, Tensor::from_vector({1, 2}, {2}, cpu())), Error);
+}
+
+// The conformance check finds a wrong gradient: y = x ⊙ c with c = x computed outside
+// autograd has true derivative 2x, autograd's is x.
+TEST(OpGrad, TheConformanceCheckReportsAWrongGradient) {
+  const conformance::GradientReport report = conformance::check_gradients(
+      [](const Inputs& in) {
+        Tensor c;
+        {
+          NoGrad no_grad;
+          c = ops::scale(in[0], 1.0f);
+        }
+        return ops::mul(in[0], c);
+      },
+      {random_tensor({8}, cpu(), 84, 0.5f, 1.0f)});
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(report.mismatches.size(), 8u);
+  EXPECT_EQ(report.checked, 8u);
+  EXPECT_NE(report.summary().find("8 of 8 elements differ"), std::string::npos)
+      << report.summary();
 }
 
 TEST(OpGrad, Dropout) {
