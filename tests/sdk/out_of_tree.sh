@@ -8,7 +8,7 @@
 #   4. the installed ftengine with --plugin-dir: `plugins` lists dora with its path and
 #      version; a DoRA run on stories260K-hf lowers the eval loss; the adapter is PEFT's
 #      DoRA layout; `eval --adapter` gives the loss the run reported; `merge` gives the same
-#      model; the guide's adapter trains too;
+#      model, whose weights match DoRA's formula in numpy; the guide's adapter trains too;
 #   5. `cmake --install` of the example into the prefix: found without --plugin-dir.
 #
 #   out_of_tree.sh BUILD_DIR SOURCE_DIR TESTDATA_DIR      (ctest runs it: Sdk.OutOfTree)
@@ -148,6 +148,34 @@ assert header[layer + ".lora_B.weight"]["shape"] == [64, 8]
 assert header[layer + ".lora_magnitude_vector"]["shape"] == [64]
 assert len([k for k in header if k != "__metadata__"]) == 5 * 7 * 3  # 5 layers x 7 x (A, B, m)
 PY
+
+# The merged weights against DoRA's formula in numpy, from the base weights and the saved
+# adapter: W' = m / ‖W + s·B·A‖_row · (W + s·B·A), s = alpha / r (PEFT's merge).
+VENV_PYTHON=$SOURCE/.venv/bin/python
+if [[ -x $VENV_PYTHON ]] && "$VENV_PYTHON" -c "import numpy, safetensors" 2>/dev/null; then
+  "$VENV_PYTHON" - "$MODEL" <<'PY'
+import sys
+import numpy as np
+from safetensors.numpy import load_file
+base = load_file(sys.argv[1] + "/model.safetensors")
+adapter = load_file("run/adapter/adapter_model.safetensors")
+merged = load_file("merged/model.safetensors")
+worst = 0.0
+for i in range(5):
+    for proj in ("self_attn.q_proj", "mlp.down_proj"):
+        name = f"model.layers.{i}.{proj}"
+        a = adapter[f"base_model.model.{name}.lora_A.weight"].astype(np.float64)
+        b = adapter[f"base_model.model.{name}.lora_B.weight"].astype(np.float64)
+        m = adapter[f"base_model.model.{name}.lora_magnitude_vector"].astype(np.float64)
+        w = base[name + ".weight"].astype(np.float64) + (16 / 8) * b @ a
+        expected = (m / np.linalg.norm(w, axis=1))[:, None] * w
+        worst = max(worst, float(np.abs(merged[name + ".weight"] - expected).max()))
+print(f"merged weights against DoRA's formula: max abs error {worst:.2e}")
+assert worst < 1e-5, worst
+PY
+else
+  echo "numpy check skipped: $VENV_PYTHON with numpy and safetensors absent (scripts/setup.sh makes it)"
+fi
 
 step "the guide's adapter trains"
 "$FTENGINE" --plugin-dir "$WORK/guide-build/plugins" -q run job.toml --set adapter.plugin=scale \
