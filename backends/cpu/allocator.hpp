@@ -1,53 +1,13 @@
-// A caching allocator for host memory.
-//
-// Training repeats the same shapes every step, so freed blocks are kept in free lists keyed
-// by size class and handed out again instead of going back to the system. Blocks are 64-byte
-// aligned (a cache line, and enough for any vector load). Sizes round up to a size class:
-// multiples of 64 bytes up to 4 KiB, then four classes per power of two (at most 25% slack),
-// so a block freed by one tensor fits the next tensor of nearly the same size.
-//
-// Statistics count block bytes (the rounded size), which is what the process really holds.
-// Thread-safe.
+// Host memory for the CPU backend's caching allocator (backends/common/caching_allocator.hpp).
 #pragma once
 
-#include <cstddef>
-#include <mutex>
-#include <unordered_map>
-#include <vector>
-
-#include "ftengine/backend.hpp"
+#include "backends/common/caching_allocator.hpp"
 
 namespace ft::backends::cpu {
 
-class CachingAllocator {
- public:
-  static constexpr std::size_t kAlignment = 64;
+using backends::CachingAllocator;
 
-  CachingAllocator() = default;
-  ~CachingAllocator();
-  CachingAllocator(const CachingAllocator&) = delete;
-  CachingAllocator& operator=(const CachingAllocator&) = delete;
-
-  // Never returns nullptr: throws ft::Error naming the size when the system has no memory.
-  void* allocate(std::size_t bytes);
-  // `bytes` must be what was asked of allocate(); a pointer not from here is an InternalError.
-  void deallocate(void* ptr, std::size_t bytes);
-
-  MemoryStats stats() const;
-  void reset_peak();
-  // Frees every cached (unused) block.
-  void release_cached();
-
-  // The block size a request of `bytes` gets.
-  static std::size_t size_class(std::size_t bytes);
-
- private:
-  void release_cached_locked();
-
-  mutable std::mutex mutex_;
-  std::unordered_map<std::size_t, std::vector<void*>> free_lists_;  // class size -> blocks
-  std::unordered_map<void*, std::size_t> live_;                     // block -> class size
-  std::size_t in_use_ = 0, peak_ = 0, cached_ = 0;
-};
+// 64-byte aligned blocks: below 1 MiB from aligned_alloc, from 1 MiB straight from mmap.
+SystemMemory host_memory();
 
 }  // namespace ft::backends::cpu

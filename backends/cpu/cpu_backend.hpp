@@ -74,7 +74,7 @@ class CpuBackend final : public Backend {
   void use_threads() const;
 
   int threads_;
-  CachingAllocator allocator_;
+  CachingAllocator allocator_{host_memory()};
   GemmEngine gemm_;
   Gemm4bit gemm_4bit_;
 };

@@ -64,11 +64,12 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
                                  kernels::widen_to_f32(b_bytes + first * cols, args.b_dtype, out,
                                                        n * cols);
                                }};
+    tile_.resize(static_cast<std::size_t>(rows_per_tile(tiled) * cols));
     gemm_by_row_tiles(args.a, args.c, args.m, args.trans_b, args.accumulate, tiled,
                       [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
                         run_f32(g, threads, lda, ldc);
                       },
-                      tile_);
+                      tile_.data());
     return;
   }
   // Widen B (each batch item packed one after another) and run the f32 GEMM on the copy.

@@ -21,7 +21,7 @@
 #include <tuple>
 #include <vector>
 
-#include "backends/cpu/gemm_tiles.hpp"
+#include "backends/common/gemm_tiles.hpp"
 #include "ftengine/backend.hpp"
 
 namespace ft::backends::cpu {

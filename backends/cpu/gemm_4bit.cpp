@@ -45,11 +45,12 @@ void Gemm4bit::run(const Gemm4bitArgs& args, GemmEngine& gemm, int threads) {
   const RowTiledWeight tiled{w.rows, w.cols, [&](std::int64_t first, std::int64_t n, float* out) {
                                dequantize_4bit_range(w, first * w.cols, n * w.cols, out);
                              }};
+  tile_.resize(static_cast<std::size_t>(rows_per_tile(tiled) * w.cols));
   gemm_by_row_tiles(args.a, args.c, args.m, args.transpose_w, args.accumulate, tiled,
                     [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
                       gemm.run_strided(g, lda, ldc, threads);
                     },
-                    tile_);
+                    tile_.data());
 }
 
 }  // namespace ft::backends::cpu

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "backends/cpu/gemm.hpp"
-#include "backends/cpu/gemm_tiles.hpp"
+#include "backends/common/gemm_tiles.hpp"
 #include "ftengine/backend.hpp"
 
 namespace ft::backends::cpu {

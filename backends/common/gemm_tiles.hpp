@@ -12,11 +12,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 
 #include "ftengine/backend.hpp"
 
-namespace ft::backends::cpu {
+namespace ft::backends {
 
 inline constexpr std::size_t kTileBytes = 4u << 20;
 
@@ -29,9 +28,13 @@ struct RowTiledWeight {
 // One f32 GEMM (batch 1) whose A and C rows lie lda and ldc floats apart.
 using StridedGemm = std::function<void(const GemmArgs&, std::int64_t lda, std::int64_t ldc)>;
 
-// `tile` is the caller's buffer, kept between calls.
+// Rows of W per tile: about tile_bytes of f32, at least one row, at most all of them.
+std::int64_t rows_per_tile(const RowTiledWeight& w, std::size_t tile_bytes = kTileBytes);
+
+// `tile` is the caller's buffer of rows_per_tile(w, tile_bytes) * w.cols floats, in the
+// memory the GEMM runs on (host for the CPU backend, device for the GPU ones).
 void gemm_by_row_tiles(const float* a, float* c, std::int64_t m, bool transpose_w,
                        bool accumulate, const RowTiledWeight& w, const StridedGemm& gemm_f32,
-                       std::vector<float>& tile);
+                       float* tile, std::size_t tile_bytes = kTileBytes);
 
-}  // namespace ft::backends::cpu
+}  // namespace ft::backends
