@@ -18,25 +18,48 @@ std::string abi_text(const engine::PluginInfo& p) {
   return fmt::format("{}.{}", p.abi_major, p.abi_minor);
 }
 
-void print_json(const engine::PluginRegistry& registry,
+// What a backend says of this machine: its device, or why it cannot run here.
+struct BackendStatus {
+  bool available = false;
+  std::string text;  // the device, or the reason
+};
+
+BackendStatus backend_status(engine::PluginRegistry& registry, const engine::PluginInfo& p) {
+  try {
+    const DeviceInfo d = registry.create_backend(p.name)->probe();
+    if (d.available) return {true, d.device_name};
+    return {false, d.reason.empty() ? "not available (no reason given)" : d.reason};
+  } catch (const std::exception& e) {
+    return {false, e.what()};
+  }
+}
+
+void print_json(engine::PluginRegistry& registry,
                 const std::vector<std::filesystem::path>& search_path) {
   nlohmann::ordered_json out = {{"plugins", nlohmann::ordered_json::array()},
                                 {"skipped", nlohmann::ordered_json::array()},
                                 {"search_path", nlohmann::ordered_json::array()}};
-  for (const engine::PluginInfo& p : registry.plugins())
-    out["plugins"].push_back({{"kind", p.kind},
-                              {"name", p.name},
-                              {"version", p.version},
-                              {"abi", abi_text(p)},
-                              {"description", p.description},
-                              {"path", p.path.string()}});
+  for (const engine::PluginInfo& p : registry.plugins()) {
+    nlohmann::ordered_json entry = {{"kind", p.kind},
+                                    {"name", p.name},
+                                    {"version", p.version},
+                                    {"abi", abi_text(p)},
+                                    {"description", p.description},
+                                    {"path", p.path.string()}};
+    if (p.kind == "backend") {
+      const BackendStatus status = backend_status(registry, p);
+      entry["available"] = status.available;
+      entry[status.available ? "device" : "reason"] = status.text;
+    }
+    out["plugins"].push_back(std::move(entry));
+  }
   for (const engine::SkippedPlugin& s : registry.skipped())
     out["skipped"].push_back({{"path", s.path.string()}, {"reason", s.reason}});
   for (const auto& dir : search_path) out["search_path"].push_back(dir.string());
   fmt::print("{}\n", out.dump(2));
 }
 
-void print_table(const engine::PluginRegistry& registry,
+void print_table(engine::PluginRegistry& registry,
                  const std::vector<std::filesystem::path>& search_path) {
   std::vector<std::array<std::string, 5>> rows = {{"KIND", "NAME", "VERSION", "ABI", "PATH"}};
   for (const engine::PluginInfo& p : registry.plugins())
@@ -51,6 +74,14 @@ void print_table(const engine::PluginRegistry& registry,
     for (const auto& row : rows)
       fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {}\n", row[0], width[0], row[1], width[1], row[2],
                  width[2], row[3], width[3], row[4]);
+  }
+  bool any_backend = false;
+  for (const engine::PluginInfo& p : registry.plugins()) {
+    if (p.kind != "backend") continue;
+    if (!any_backend) fmt::print("\nbackends on this machine:\n");
+    any_backend = true;
+    const BackendStatus status = backend_status(registry, p);
+    fmt::print("  {}: {}{}\n", p.name, status.available ? "" : "not available: ", status.text);
   }
   if (!registry.skipped().empty()) {
     fmt::print("\nskipped:\n");

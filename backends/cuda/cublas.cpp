@@ -1,0 +1,83 @@
+// The cuda plugin's half of the GPU backend: its name, its rank under backend = "auto", and
+// GEMMs through cuBLAS.
+#include <cublas_v2.h>
+#include <fmt/format.h>
+
+#include "backends/gpu/gpu_backend.hpp"
+#include "backends/gpu/gpu_runtime.hpp"
+#include "ftengine/error.hpp"
+
+namespace ft::backends::gpu {
+
+namespace {
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw Error(fmt::format("cuda backend: {}: cuBLAS status {} ({})", what, static_cast<int>(status),
+                            cublasGetStatusString(status)));
+}
+
+// Row-major C[m, n] = op(A)[m, k]·op(B)[k, n] is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: cuBLAS
+// gets B first, with the row-major strides as its leading dimensions.
+class Cublas final : public Blas {
+ public:
+  explicit Cublas(Stream stream) {
+    check(cublasCreate(&handle_), "creating a handle");
+    check(cublasSetStream(handle_, static_cast<cudaStream_t>(stream)), "setting the stream");
+  }
+  ~Cublas() override { cublasDestroy(handle_); }
+
+  void gemm(const GemmArgs& g, std::int64_t lda, std::int64_t ldc) override {
+    if (g.k == 0) {  // C = 0 (or unchanged): cuBLAS wants k >= 1 for a meaningful call
+      if (!g.accumulate) zero_c(g, ldc);
+      return;
+    }
+    lda = lda != 0 ? lda : (g.trans_a ? g.m : g.k);
+    ldc = ldc != 0 ? ldc : g.n;
+    const std::int64_t ldb = g.trans_b ? g.k : g.n;
+    const float alpha = g.alpha;
+    const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const auto* b = static_cast<const float*>(g.b);
+    if (g.batch > 1 && g.stride_c == 0) {
+      // Every item writes the same C: in order, as the formula reads.
+      for (std::int64_t i = 0; i < g.batch; ++i) {
+        const float beta = g.accumulate ? 1.0f : 0.0f;
+        check(cublasSgemm(handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
+                          static_cast<int>(g.k), &alpha, b + i * g.stride_b, static_cast<int>(ldb),
+                          g.a + i * g.stride_a, static_cast<int>(lda), &beta, g.c,
+                          static_cast<int>(ldc)),
+              "sgemm");
+      }
+      return;
+    }
+    const float beta = g.accumulate ? 1.0f : 0.0f;
+    check(cublasSgemmStridedBatched(handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
+                                    static_cast<int>(g.k), &alpha, b, static_cast<int>(ldb),
+                                    g.batch > 1 ? g.stride_b : 0, g.a, static_cast<int>(lda),
+                                    g.batch > 1 ? g.stride_a : 0, &beta, g.c, static_cast<int>(ldc),
+                                    g.batch > 1 ? g.stride_c : 0, static_cast<int>(g.batch)),
+          "sgemm_strided_batched");
+  }
+
+ private:
+  void zero_c(const GemmArgs& g, std::int64_t ldc) {
+    ldc = ldc != 0 ? ldc : g.n;
+    cudaStream_t stream = nullptr;
+    check(cublasGetStream(handle_, &stream), "getting the stream");
+    for (std::int64_t b = 0; b < g.batch; ++b)
+      for (std::int64_t i = 0; i < g.m; ++i)
+        static_cast<void>(cudaMemsetAsync(g.c + b * g.stride_c + i * ldc, 0,
+                                          static_cast<std::size_t>(g.n) * sizeof(float), stream));
+  }
+
+  cublasHandle_t handle_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Blas> make_blas(Stream stream) { return std::make_unique<Cublas>(stream); }
+
+Platform platform() { return {"cuda", 20}; }  // above rocm (10) and the CPU (0)
+
+}  // namespace ft::backends::gpu

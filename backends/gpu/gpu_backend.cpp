@@ -1,0 +1,372 @@
+#include "backends/gpu/gpu_backend.hpp"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "backends/common/gemm_tiles.hpp"
+#include "backends/gpu/gpu_runtime.hpp"
+#include "ftengine/error.hpp"
+#include "ftengine/quant.hpp"
+
+namespace ft::backends::gpu {
+
+namespace {
+
+std::string backend_name() { return platform().name; }
+
+void check(gpuError_t error, const char* what) {
+  if (error != gpuSuccess)
+    throw Error(fmt::format("{} backend: {}: {}", backend_name(), what, gpuGetErrorString(error)));
+}
+
+void* device_allocate(std::size_t bytes) {
+  void* p = nullptr;
+  return gpuMalloc(&p, bytes) == gpuSuccess ? p : nullptr;
+}
+void device_free(void* p, std::size_t) { static_cast<void>(gpuFree(p)); }
+
+Stored stored(DType dtype, const char* what) {
+  switch (dtype) {
+    case DType::f32: return Stored::f32;
+    case DType::bf16: return Stored::bf16;
+    case DType::f16: return Stored::f16;
+    default:
+      throw Error(fmt::format("{} backend: {}: dtype {}, expected f32, bf16 or f16", backend_name(),
+                              what, dtype_name(dtype)));
+  }
+}
+
+gpuStream_t native(Stream s) { return static_cast<gpuStream_t>(s); }
+
+}  // namespace
+
+// Device memory from the allocator, returned to it when the call ends. Work on the one
+// stream is ordered, so the block may be reused by the next allocation at once.
+class GpuBackend::Scratch {
+ public:
+  Scratch(GpuBackend& backend, std::size_t bytes)
+      : backend_(backend), bytes_(bytes), ptr_(bytes ? backend.allocate(bytes) : nullptr) {}
+  ~Scratch() {
+    if (ptr_) backend_.deallocate(ptr_, bytes_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  GpuBackend& backend_;
+  std::size_t bytes_;
+  void* ptr_;
+};
+
+GpuBackend::GpuBackend()
+    : allocator_(SystemMemory{fmt::format("{} backend", platform().name), &device_allocate,
+                              &device_free}) {}
+
+GpuBackend::~GpuBackend() {
+  if (stream_ == nullptr) return;
+  static_cast<void>(gpuStreamSynchronize(native(stream_)));
+  blas_.reset();
+  for (float* table : {nf4_table_, fp4_table_, dynamic_map_}) static_cast<void>(gpuFree(table));
+  allocator_.release_cached();
+  static_cast<void>(gpuStreamDestroy(native(stream_)));
+}
+
+std::string GpuBackend::name() const { return platform().name; }
+
+DeviceInfo GpuBackend::probe() {
+  DeviceInfo info;
+  info.priority = platform().priority;
+  int count = 0;
+  const gpuError_t error = gpuGetDeviceCount(&count);
+  if (error != gpuSuccess || count == 0) {
+    info.reason = error != gpuSuccess
+                      ? fmt::format("no {} device: {}", FT_GPU_RUNTIME_NAME, gpuGetErrorString(error))
+                      : fmt::format("no {} device found", FT_GPU_RUNTIME_NAME);
+    static_cast<void>(gpuGetLastError());  // the probe's error is not a launch error
+    return info;
+  }
+  gpuDeviceProp props{};
+  check(gpuGetDeviceProperties(&props, 0), "reading device 0's properties");
+  info.available = true;
+  info.device_count = count;
+  info.device_name = props.name;
+  info.memory_bytes = props.totalGlobalMem;
+  return info;
+}
+
+Stream GpuBackend::stream() {
+  if (stream_ != nullptr) return stream_;
+  check(gpuSetDevice(0), "selecting device 0");
+  gpuStream_t s = nullptr;
+  check(gpuStreamCreate(&s), "creating a stream");
+  stream_ = s;
+  blas_ = make_blas(stream_);
+  // The constant tables the 4-bit kernels read.
+  const auto upload = [&](const float* host, std::size_t n) {
+    void* p = nullptr;
+    check(gpuMalloc(&p, n * sizeof(float)), "allocating the 4-bit code tables");
+    check(gpuMemcpy(p, host, n * sizeof(float), gpuMemcpyHostToDevice), "copying the code tables");
+    return static_cast<float*>(p);
+  };
+  nf4_table_ = upload(quant_code_table(QuantType::nf4).data(), 16);
+  fp4_table_ = upload(quant_code_table(QuantType::fp4).data(), 16);
+  dynamic_map_ = upload(dynamic_map().data(), 256);
+  return stream_;
+}
+
+void GpuBackend::check_launch(const char* what) {
+  const char* error = last_launch_error();
+  if (*error != '\0') throw Error(fmt::format("{} backend: {}: {}", name(), what, error));
+}
+
+// ---- memory ------------------------------------------------------------------------------
+
+void* GpuBackend::allocate(std::size_t bytes) {
+  stream();
+  return allocator_.allocate(bytes);
+}
+void GpuBackend::deallocate(void* ptr, std::size_t bytes) { allocator_.deallocate(ptr, bytes); }
+
+void GpuBackend::copy_from_host(void* dst, const void* src_host, std::size_t bytes) {
+  if (bytes == 0) return;
+  check(gpuMemcpyAsync(dst, src_host, bytes, gpuMemcpyHostToDevice, native(stream())), "copy to device");
+  check(gpuStreamSynchronize(native(stream_)), "copy to device");  // src_host may go away
+}
+void GpuBackend::copy_to_host(void* dst_host, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  check(gpuMemcpyAsync(dst_host, src, bytes, gpuMemcpyDeviceToHost, native(stream())), "copy to host");
+  check(gpuStreamSynchronize(native(stream_)), "copy to host");
+}
+void GpuBackend::copy(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  check(gpuMemcpyAsync(dst, src, bytes, gpuMemcpyDeviceToDevice, native(stream())), "device copy");
+}
+void GpuBackend::fill_zero(void* dst, std::size_t bytes) {
+  if (bytes == 0) return;
+  check(gpuMemsetAsync(dst, 0, bytes, native(stream())), "fill_zero");
+}
+void GpuBackend::synchronize() {
+  if (stream_ != nullptr) check(gpuStreamSynchronize(native(stream_)), "synchronize");
+}
+MemoryStats GpuBackend::memory_stats() { return allocator_.stats(); }
+void GpuBackend::reset_peak_memory() { allocator_.reset_peak(); }
+void GpuBackend::release_cached_memory() {
+  synchronize();
+  allocator_.release_cached();
+}
+
+// ---- GEMMs ---------------------------------------------------------------------------------
+
+void GpuBackend::gemm_widened(const float* a, float* c, std::int64_t m, bool transpose_w,
+                              bool accumulate, std::int64_t rows, std::int64_t cols,
+                              const std::function<void(std::int64_t, std::int64_t, float*)>& widen) {
+  constexpr std::size_t kDeviceTileBytes = std::size_t{64} << 20;  // bigger tiles: fewer launches
+  const RowTiledWeight w{rows, cols, widen};
+  const Scratch tile(*this, static_cast<std::size_t>(rows_per_tile(w, kDeviceTileBytes) * cols) *
+                                sizeof(float));
+  gemm_by_row_tiles(a, c, m, transpose_w, accumulate, w,
+                    [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) { blas_->gemm(g, lda, ldc); },
+                    tile.as<float>(), kDeviceTileBytes);
+}
+
+void GpuBackend::gemm(const GemmArgs& args) {
+  if (args.m < 0 || args.n < 0 || args.k < 0 || args.batch < 0)
+    throw Error(fmt::format("{} backend: gemm with a negative size", name()));
+  if (args.m == 0 || args.n == 0 || args.batch == 0) return;
+  const Stream s = stream();
+  if (args.b_dtype == DType::f32) return blas_->gemm(args, 0, 0);
+  const Stored type = stored(args.b_dtype, "gemm B");
+  if (args.batch == 1 && !args.trans_a && args.alpha == 1.0f) {
+    // One frozen weight, as linear layers use it: trans_b means B stored [n, k] is W[n, k].
+    const std::int64_t rows = args.trans_b ? args.n : args.k, cols = args.trans_b ? args.k : args.n;
+    const auto* bytes = static_cast<const std::uint16_t*>(args.b);
+    gemm_widened(args.a, args.c, args.m, args.trans_b, args.accumulate, rows, cols,
+                 [&](std::int64_t first, std::int64_t n, float* out) {
+                   launch_cast(bytes + first * cols, type, out, Stored::f32, n * cols, s);
+                 });
+    return check_launch("gemm (widening B)");
+  }
+  // Batched or scaled: widen every B item, then one f32 GEMM.
+  const bool one_b = args.batch == 1 || args.stride_b == 0;
+  const std::int64_t matrix = args.k * args.n, items = one_b ? 1 : args.batch;
+  const Scratch wide(*this, static_cast<std::size_t>(matrix * items) * sizeof(float));
+  const auto* bytes = static_cast<const std::uint16_t*>(args.b);
+  for (std::int64_t b = 0; b < items; ++b)
+    launch_cast(bytes + b * args.stride_b, type, wide.as<float>() + b * matrix, Stored::f32, matrix, s);
+  check_launch("gemm (widening B)");
+  GemmArgs widened = args;
+  widened.b = wide.as<float>();
+  widened.b_dtype = DType::f32;
+  widened.stride_b = one_b ? 0 : matrix;
+  blas_->gemm(widened, 0, 0);
+}
+
+void GpuBackend::gemm_4bit(const Gemm4bitArgs& args) {
+  const Weight4bitView& v = args.w;
+  if (v.block_size < 2 || v.rows < 0 || v.cols < 0)
+    throw Error(fmt::format("{} backend: gemm_4bit: a 4-bit weight needs rows, cols and a block size", name()));
+  const Stream s = stream();
+  Weight4bit w;
+  w.packed = v.packed;
+  w.rows = v.rows;
+  w.cols = v.cols;
+  w.block_size = v.block_size;
+  w.code_table = v.type == QuantType::nf4 ? nf4_table_ : fp4_table_;
+  w.double_quant = v.double_quant;
+  w.absmax = v.absmax;
+  w.absmax_codes = v.absmax_codes;
+  w.absmax_scales = v.absmax_scales;
+  w.dynamic_map = dynamic_map_;
+  w.absmax_offset = v.absmax_offset;
+  gemm_widened(args.a, args.c, args.m, args.transpose_w, args.accumulate, v.rows, v.cols,
+               [&](std::int64_t first, std::int64_t n, float* out) {
+                 launch_dequantize_4bit(w, first * v.cols, n * v.cols, out, s);
+               });
+  check_launch("gemm_4bit");
+}
+
+// ---- kernels -------------------------------------------------------------------------------
+
+void GpuBackend::embedding_forward(const EmbeddingForwardArgs& a) {
+  launch_embedding_forward(a.ids, a.table, stored(a.table_dtype, "embedding table"), a.out,
+                           a.n_tokens, a.dim, stream());
+  check_launch("embedding_forward");
+}
+void GpuBackend::embedding_backward(const EmbeddingBackwardArgs& a) {
+  launch_embedding_backward(a.ids, a.d_out, a.d_table, a.n_tokens, a.dim, stream());
+  check_launch("embedding_backward");
+}
+void GpuBackend::rmsnorm_forward(const RmsNormForwardArgs& a) {
+  launch_rmsnorm_forward(a.x, a.weight, stored(a.weight_dtype, "rmsnorm weight"), a.y, a.rstd,
+                         a.rows, a.dim, a.eps, stream());
+  check_launch("rmsnorm_forward");
+}
+void GpuBackend::rmsnorm_backward(const RmsNormBackwardArgs& a) {
+  launch_rmsnorm_backward(a.x, a.weight, stored(a.weight_dtype, "rmsnorm weight"), a.rstd, a.dy,
+                          a.dx, a.d_weight, a.rows, a.dim, stream());
+  check_launch("rmsnorm_backward");
+}
+void GpuBackend::rope(const RopeArgs& a) {
+  if (a.head_dim % 2 != 0)
+    throw Error(fmt::format("rope: head_dim {} is odd; rotary needs pairs", a.head_dim));
+  const std::int64_t half = a.head_dim / 2;
+  const Scratch inv_freq(*this, static_cast<std::size_t>(half) * sizeof(float));
+  check(gpuMemcpyAsync(inv_freq.as<void>(), a.inv_freq_host, static_cast<std::size_t>(half) * sizeof(float),
+                       gpuMemcpyHostToDevice, native(stream())),
+        "rope frequencies");
+  launch_rope(a.x, a.out, a.positions, inv_freq.as<float>(), a.n_tokens, a.heads, a.head_dim,
+              a.inverse, stream_);
+  check_launch("rope");
+}
+
+namespace {
+
+AttentionShape shape_of(std::int64_t batch, std::int64_t seq, std::int64_t q_heads,
+                        std::int64_t kv_heads, std::int64_t head_dim, float scale,
+                        std::int64_t window) {
+  if (head_dim > kMaxHeadDim)
+    throw Error(fmt::format("{} backend: attention: head_dim {} is above the {} the kernels take",
+                            backend_name(), head_dim, kMaxHeadDim));
+  if (kv_heads <= 0 || q_heads % kv_heads != 0)
+    throw Error(fmt::format("attention: {} query heads are not a multiple of {} kv heads", q_heads, kv_heads));
+  return AttentionShape{batch, seq, q_heads, kv_heads, head_dim, scale, window};
+}
+
+}  // namespace
+
+void GpuBackend::attention_forward(const AttentionForwardArgs& a) {
+  launch_attention_forward(a.q, a.k, a.v, a.doc_ids, a.out, a.lse,
+                           shape_of(a.batch, a.seq, a.q_heads, a.kv_heads, a.head_dim, a.scale, a.window),
+                           stream());
+  check_launch("attention_forward");
+}
+void GpuBackend::attention_backward(const AttentionBackwardArgs& a) {
+  const AttentionShape s = shape_of(a.batch, a.seq, a.q_heads, a.kv_heads, a.head_dim, a.scale, a.window);
+  const Scratch delta(*this, static_cast<std::size_t>(a.batch * a.q_heads * a.seq) * sizeof(float));
+  launch_attention_backward(a.q, a.k, a.v, a.doc_ids, a.out, a.lse, a.d_out, a.dq, a.dk, a.dv,
+                            delta.as<float>(), s, stream());
+  check_launch("attention_backward");
+}
+void GpuBackend::swiglu_forward(const SwigluForwardArgs& a) {
+  launch_swiglu_forward(a.gate, a.up, a.out, a.n, stream());
+  check_launch("swiglu_forward");
+}
+void GpuBackend::swiglu_backward(const SwigluBackwardArgs& a) {
+  launch_swiglu_backward(a.gate, a.up, a.d_out, a.d_gate, a.d_up, a.n, stream());
+  check_launch("swiglu_backward");
+}
+void GpuBackend::cross_entropy_forward(const CrossEntropyForwardArgs& a) {
+  const Scratch bad(*this, sizeof(int));
+  check(gpuMemsetAsync(bad.as<void>(), 0, sizeof(int), native(stream())), "cross_entropy");
+  launch_cross_entropy_forward(a.logits, a.targets, a.loss, a.lse, a.rows, a.vocab, a.ignore_index,
+                               bad.as<int>(), stream_);
+  check_launch("cross_entropy_forward");
+  int bad_target = 0;
+  copy_to_host(&bad_target, bad.as<void>(), sizeof bad_target);
+  if (bad_target)
+    throw Error(fmt::format("cross_entropy: a target is outside [0, {}) and is not the ignore index {}",
+                            a.vocab, a.ignore_index));
+}
+void GpuBackend::cross_entropy_backward(const CrossEntropyBackwardArgs& a) {
+  launch_cross_entropy_backward(a.logits, a.lse, a.targets, a.rows, a.vocab, a.ignore_index,
+                                a.grad_scale, stream());
+  check_launch("cross_entropy_backward");
+}
+void GpuBackend::binary(const BinaryArgs& a) {
+  launch_binary(a.a, a.b, a.out, a.n, a.op == BinaryOp::add ? 0 : 1, stream());
+  check_launch("binary");
+}
+void GpuBackend::axpby(const AxpbyArgs& a) {
+  launch_axpby(a.x, a.y, a.n, a.alpha, a.beta, stream());
+  check_launch("axpby");
+}
+void GpuBackend::bias_add(const BiasAddArgs& a) {
+  launch_bias_add(a.x, a.bias, stored(a.bias_dtype, "bias"), a.rows, a.cols, stream());
+  check_launch("bias_add");
+}
+void GpuBackend::sum_rows(const SumRowsArgs& a) {
+  launch_sum_rows(a.x, a.out, a.rows, a.cols, a.accumulate, stream());
+  check_launch("sum_rows");
+}
+void GpuBackend::cast(const CastArgs& a) {
+  launch_cast(a.src, stored(a.src_dtype, "cast source"), a.dst, stored(a.dst_dtype, "cast target"), a.n,
+              stream());
+  check_launch("cast");
+}
+void GpuBackend::dropout(const DropoutArgs& a) {
+  launch_dropout(a.x, a.out, a.n, a.p, a.seed, a.offset, stream());
+  check_launch("dropout");
+}
+void GpuBackend::adamw_step(const AdamWStepArgs& a) {
+  if (a.step < 1) throw Error(fmt::format("adamw: step {} must be >= 1 (it is 1-based)", a.step));
+  launch_adamw(a.param, a.grad, a.m, a.v, a.n, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step,
+               stream());
+  check_launch("adamw_step");
+}
+void GpuBackend::sgd_step(const SgdStepArgs& a) {
+  launch_sgd(a.param, a.grad, a.momentum_buffer, a.n, a.lr, a.momentum, a.weight_decay, a.nesterov,
+             a.first_step, stream());
+  check_launch("sgd_step");
+}
+
+double GpuBackend::reduce(const float* x, std::int64_t n, int what) {
+  if (n == 0) return 0.0;
+  const Scratch partials(*this, sizeof(double) * (kReduceBlocks + 1));
+  launch_reduce(x, n, what, partials.as<double>(), partials.as<double>() + kReduceBlocks, stream());
+  check_launch("reduction");
+  double result = 0;
+  copy_to_host(&result, partials.as<double>() + kReduceBlocks, sizeof result);
+  return result;
+}
+double GpuBackend::sum(const float* x, std::int64_t n) { return reduce(x, n, 0); }
+double GpuBackend::sum_squares(const float* x, std::int64_t n) { return reduce(x, n, 1); }
+std::int64_t GpuBackend::count_nonfinite(const float* x, std::int64_t n) {
+  return static_cast<std::int64_t>(reduce(x, n, 2));
+}
+
+}  // namespace ft::backends::gpu

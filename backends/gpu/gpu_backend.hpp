@@ -1,0 +1,105 @@
+// ft::Backend on a GPU, shared by the cuda and rocm plugins: device memory through the
+// caching allocator, every kernel from kernels.cu on one stream (so work runs in the order
+// it was asked for, and a freed block is safe to hand out again at once), GEMMs through the
+// plugin's BLAS (cuBLAS / hipBLAS).
+//
+// Nothing touches the device until it is first needed: probe() is safe on a machine
+// without one, and says why it cannot run there.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "backends/common/caching_allocator.hpp"
+#include "backends/gpu/kernels.hpp"
+#include "ftengine/backend.hpp"
+
+namespace ft::backends::gpu {
+
+// The f32 GEMM of the vendor library: ft::GemmArgs's meaning (row-major, batched with
+// strides, alpha, accumulate, B f32); lda and ldc are the row strides of A as stored and of
+// C (0: packed).
+class Blas {
+ public:
+  virtual ~Blas() = default;
+  virtual void gemm(const GemmArgs& args, std::int64_t lda, std::int64_t ldc) = 0;
+};
+
+// Each GPU plugin defines these (backends/cuda, backends/rocm).
+std::unique_ptr<Blas> make_blas(Stream stream);
+// "cuda", "rocm"; and the priority under backend = "auto".
+struct Platform {
+  const char* name;
+  int priority;
+};
+Platform platform();
+
+class GpuBackend final : public Backend {
+ public:
+  GpuBackend();
+  ~GpuBackend() override;
+
+  std::string name() const override;
+  DeviceInfo probe() override;
+  void set_threads(int) override {}
+
+  void* allocate(std::size_t bytes) override;
+  void deallocate(void* ptr, std::size_t bytes) override;
+  void copy_from_host(void* dst, const void* src_host, std::size_t bytes) override;
+  void copy_to_host(void* dst_host, const void* src, std::size_t bytes) override;
+  void copy(void* dst, const void* src, std::size_t bytes) override;
+  void fill_zero(void* dst, std::size_t bytes) override;
+  void synchronize() override;
+  MemoryStats memory_stats() override;
+  void reset_peak_memory() override;
+  void release_cached_memory() override;
+
+  void gemm(const GemmArgs& args) override;
+  void gemm_4bit(const Gemm4bitArgs& args) override;
+  void embedding_forward(const EmbeddingForwardArgs& args) override;
+  void embedding_backward(const EmbeddingBackwardArgs& args) override;
+  void rmsnorm_forward(const RmsNormForwardArgs& args) override;
+  void rmsnorm_backward(const RmsNormBackwardArgs& args) override;
+  void rope(const RopeArgs& args) override;
+  void attention_forward(const AttentionForwardArgs& args) override;
+  void attention_backward(const AttentionBackwardArgs& args) override;
+  void swiglu_forward(const SwigluForwardArgs& args) override;
+  void swiglu_backward(const SwigluBackwardArgs& args) override;
+  void cross_entropy_forward(const CrossEntropyForwardArgs& args) override;
+  void cross_entropy_backward(const CrossEntropyBackwardArgs& args) override;
+  void binary(const BinaryArgs& args) override;
+  void axpby(const AxpbyArgs& args) override;
+  void bias_add(const BiasAddArgs& args) override;
+  void sum_rows(const SumRowsArgs& args) override;
+  void cast(const CastArgs& args) override;
+  void dropout(const DropoutArgs& args) override;
+  void adamw_step(const AdamWStepArgs& args) override;
+  void sgd_step(const SgdStepArgs& args) override;
+  double sum(const float* x, std::int64_t n) override;
+  double sum_squares(const float* x, std::int64_t n) override;
+  std::int64_t count_nonfinite(const float* x, std::int64_t n) override;
+
+ private:
+  // A block of device memory for the length of one call.
+  class Scratch;
+
+  Stream stream();  // creates the stream, the BLAS handle and the constant tables once
+  void check_launch(const char* what);
+  double reduce(const float* x, std::int64_t n, int what);
+  // The GEMM of a weight held narrower than f32 (bf16/f16 B, or 4 bits), widened a tile of
+  // rows at a time into device memory.
+  void gemm_widened(const float* a, float* c, std::int64_t m, bool transpose_w, bool accumulate,
+                    std::int64_t rows, std::int64_t cols,
+                    const std::function<void(std::int64_t, std::int64_t, float*)>& widen_rows);
+
+  CachingAllocator allocator_;
+  Stream stream_ = nullptr;
+  std::unique_ptr<Blas> blas_;
+  float* nf4_table_ = nullptr;     // 16 floats
+  float* fp4_table_ = nullptr;     // 16 floats
+  float* dynamic_map_ = nullptr;   // 256 floats
+};
+
+}  // namespace ft::backends::gpu
