@@ -1,0 +1,253 @@
+// The backend conformance suite: every op, forward and backward, on each backend plugin
+// built (libftengine-backend-*.so in the build's plugin directory) against the CPU backend
+// this binary links, within per-op tolerances. A backend without a device here (cuda on a
+// machine with no GPU) skips every test with the reason its probe() gives.
+//
+// The cpu plugin runs it too: the same kernels through the plugin boundary, which keeps the
+// suite itself exercised on machines without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ftengine/conformance.hpp"
+#include "ftengine/ops.hpp"
+#include "ftengine/quant.hpp"
+#include "support/backends.hpp"
+
+namespace ft {
+namespace {
+
+namespace fs = std::filesystem;
+using Inputs = std::vector<Tensor>;
+using Make = std::function<Inputs(Backend&)>;  // the inputs, from fixed host values
+using Op = std::function<Tensor(const Inputs&)>;
+
+std::vector<std::string> backend_plugins() {
+  std::vector<std::string> paths;
+  for (const fs::directory_entry& e : fs::directory_iterator(FTENGINE_BUILD_PLUGIN_DIR)) {
+    const std::string file = e.path().filename().string();
+    if (file.starts_with("libftengine-backend-") && file.ends_with(".so"))
+      paths.push_back(e.path().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+std::string backend_of(const std::string& path) {
+  const std::string file = fs::path(path).stem().string();  // libftengine-backend-cuda
+  return file.substr(std::string("libftengine-backend-").size());
+}
+
+// f32 values on `be`, trainable or not.
+Tensor values(Backend& be, const Shape& shape, std::uint32_t seed, bool grad = true, float lo = -1,
+              float hi = 1) {
+  Tensor t = conformance::random_tensor(shape, be, seed, lo, hi);
+  if (grad) t.set_requires_grad(true);
+  return t;
+}
+Tensor ints(Backend& be, const std::vector<std::int32_t>& v, const Shape& shape) {
+  return Tensor::from_ints(v, shape, be);
+}
+
+struct Result {
+  std::vector<float> out;
+  std::vector<std::vector<float>> grads;  // per input; empty when it has none
+};
+
+Result run(Backend& be, const Make& make, const Op& op) {
+  Inputs in = make(be);
+  Tensor y = op(in);
+  Result r{y.to_vector(), {}};
+  if (y.requires_grad()) {
+    const std::vector<float> cotangent = conformance::random_values(static_cast<std::size_t>(y.numel()), 99);
+    y.backward(Tensor::from_vector(cotangent, y.shape(), be));
+  }
+  for (const Tensor& t : in)
+    r.grads.push_back(t.requires_grad() && t.grad().defined() ? t.grad().to_vector()
+                                                              : std::vector<float>{});
+  return r;
+}
+
+void expect_close(const std::vector<float>& want, const std::vector<float>& got, double tol,
+                  const std::string& what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i] == got[i] || (std::isnan(want[i]) && std::isnan(got[i]))) continue;  // and ±Inf
+    const double limit = tol * (1.0 + std::abs(static_cast<double>(want[i])));
+    if (!(std::abs(static_cast<double>(want[i]) - got[i]) <= limit) && ++bad <= 5)
+      ADD_FAILURE() << what << "[" << i << "]: cpu " << want[i] << ", backend " << got[i];
+  }
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << want.size() << " differ";
+}
+
+class BackendConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    backend_.emplace(conformance::load_backend(GetParam()));
+    const DeviceInfo device = (*backend_)->probe();
+    if (!device.available) GTEST_SKIP() << backend_of(GetParam()) << ": " << device.reason;
+  }
+  Backend& test() { return **backend_; }
+
+  // The op on the CPU and on the backend under test: the output and every gradient agree
+  // to tol (relative, with an absolute floor of tol).
+  void expect_matches(const Make& make, const Op& op, double tol = 1e-4) {
+    const Result want = run(testing::cpu(), make, op);
+    const Result got = run(test(), make, op);
+    expect_close(want.out, got.out, tol, "output");
+    ASSERT_EQ(want.grads.size(), got.grads.size());
+    for (std::size_t i = 0; i < want.grads.size(); ++i)
+      expect_close(want.grads[i], got.grads[i], tol, "gradient of input " + std::to_string(i));
+  }
+
+ private:
+  std::optional<conformance::LoadedBackend> backend_;
+};
+
+TEST_P(BackendConformance, LinearAndMatmul) {
+  expect_matches([](Backend& be) { return Inputs{values(be, {5, 7}, 1), values(be, {6, 7}, 2), values(be, {6}, 3)}; },
+                 [](const Inputs& in) { return ops::linear(in[0], in[1], in[2]); });
+  expect_matches([](Backend& be) { return Inputs{values(be, {2, 3, 4}, 4), values(be, {2, 4, 5}, 5)}; },
+                 [](const Inputs& in) { return ops::matmul(in[0], in[1]); });
+  expect_matches([](Backend& be) { return Inputs{values(be, {2, 3, 4}, 6), values(be, {4, 5}, 7)}; },
+                 [](const Inputs& in) { return ops::matmul(in[0], in[1]); });
+}
+
+TEST_P(BackendConformance, LinearOnAFrozenHalfPrecisionWeight) {
+  for (const DType dtype : {DType::bf16, DType::f16}) {
+    // 600 x 2048 is more than one CPU tile: both tiled paths run.
+    for (const Shape& w_shape : {Shape{6, 7}, Shape{600, 2048}}) {
+      expect_matches(
+          [&](Backend& be) {
+            const Tensor w = ops::cast(values(be, w_shape, 8, false), dtype);
+            return Inputs{values(be, {3, w_shape[1]}, 9), w};
+          },
+          [](const Inputs& in) { return ops::linear(in[0], in[1]); }, 2e-4);
+    }
+  }
+}
+
+TEST_P(BackendConformance, Linear4bit) {
+  for (const Quant4bitOptions q : {Quant4bitOptions{QuantType::nf4, 64, true},
+                                   Quant4bitOptions{QuantType::fp4, 32, false}}) {
+    expect_matches(
+        [](Backend& be) { return Inputs{values(be, {4, 96}, 10), values(be, {40, 96}, 11, false)}; },
+        [q](const Inputs& in) { return ops::linear_4bit(in[0], ops::quantize_4bit(in[1], q)); });
+  }
+}
+
+TEST_P(BackendConformance, Embedding) {
+  expect_matches([](Backend& be) { return Inputs{ints(be, {3, 1, 3, 0, 7}, {5}), values(be, {8, 6}, 12)}; },
+                 [](const Inputs& in) { return ops::embedding(in[0], in[1]); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{ints(be, {2, 2, 5}, {3}), ops::cast(values(be, {8, 6}, 13, false), DType::bf16)};
+      },
+      [](const Inputs& in) { return ops::embedding(in[0], in[1]); });
+}
+
+TEST_P(BackendConformance, RmsNormAndRope) {
+  expect_matches([](Backend& be) { return Inputs{values(be, {4, 3, 40}, 14), values(be, {40}, 15)}; },
+                 [](const Inputs& in) { return ops::rmsnorm(in[0], in[1], 1e-5f); });
+  const std::vector<float> inv_freq = ops::rope_inv_freq(16, 10000.0f);
+  expect_matches(
+      [](Backend& be) { return Inputs{values(be, {2, 5, 3, 16}, 16), ints(be, {0, 1, 2, 3, 4, 7, 8, 9, 100, 2047}, {2, 5})}; },
+      [&](const Inputs& in) { return ops::rope(in[0], in[1], inv_freq); });
+}
+
+TEST_P(BackendConformance, Attention) {
+  const auto make = [](Backend& be) {
+    return Inputs{values(be, {2, 9, 4, 16}, 17), values(be, {2, 9, 2, 16}, 18), values(be, {2, 9, 2, 16}, 19),
+                  ints(be, {0, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 3, 3, 3, 3}, {2, 9})};
+  };
+  expect_matches(make, [](const Inputs& in) { return ops::attention(in[0], in[1], in[2]); }, 2e-4);
+  expect_matches(make,
+                 [](const Inputs& in) {
+                   ops::AttentionOptions o;
+                   o.doc_ids = in[3];
+                   o.window = 3;
+                   return ops::attention(in[0], in[1], in[2], o);
+                 },
+                 2e-4);
+}
+
+TEST_P(BackendConformance, SwigluAndElementwise) {
+  expect_matches([](Backend& be) { return Inputs{values(be, {3, 50}, 20, true, -4, 4), values(be, {3, 50}, 21)}; },
+                 [](const Inputs& in) { return ops::swiglu(in[0], in[1]); });
+  expect_matches([](Backend& be) { return Inputs{values(be, {3, 4}, 22), values(be, {3, 4}, 23), values(be, {4}, 24)}; },
+                 [](const Inputs& in) {
+                   return ops::mul(ops::scale(ops::mul(ops::add(in[0], in[1]), in[1]), -1.5f), in[2]);
+                 });
+  expect_matches([](Backend& be) { return Inputs{values(be, {7, 5}, 25)}; },
+                 [](const Inputs& in) { return ops::sum(in[0]); });
+}
+
+TEST_P(BackendConformance, DropoutMasksAgreeExactly) {
+  expect_matches([](Backend& be) { return Inputs{values(be, {1000}, 26)}; },
+                 [](const Inputs& in) { return ops::dropout(in[0], 0.3f, 42, 7); }, 0.0);
+}
+
+// Narrowing rounds to nearest even on every backend: normal values, overflow to Inf (f16),
+// and subnormals.
+TEST_P(BackendConformance, CastsRoundTheSameWay) {
+  for (const DType dtype : {DType::bf16, DType::f16}) {
+    for (const auto& [lo, hi] : {std::pair{-70000.0f, 70000.0f}, std::pair{-1e-6f, 1e-6f}}) {
+      expect_matches([lo, hi](Backend& be) { return Inputs{values(be, {999}, 27, true, lo, hi)}; },
+                     [dtype](const Inputs& in) { return ops::cast(ops::cast(in[0], dtype), DType::f32); },
+                     0.0);
+    }
+  }
+}
+
+TEST_P(BackendConformance, CrossEntropyFusedWithTheHead) {
+  for (const ops::Reduction reduction : {ops::Reduction::mean, ops::Reduction::sum}) {
+    expect_matches(
+        [](Backend& be) {
+          return Inputs{values(be, {2, 5, 8}, 30), values(be, {50, 8}, 31),
+                        ints(be, {3, -100, 49, 0, 7, 7, -100, 12, 1, 2}, {2, 5})};
+        },
+        [reduction](const Inputs& in) {
+          ops::CrossEntropyOptions o;
+          o.reduction = reduction;
+          o.chunk_rows = 3;
+          return ops::cross_entropy(in[0], in[1], in[2], o);
+        },
+        2e-4);
+  }
+}
+
+// The optimizer kernels and reductions, called directly: the same state after two steps.
+TEST_P(BackendConformance, OptimizerStepsAndReductions) {
+  const auto steps = [](Backend& be) {
+    Tensor p = values(be, {300}, 32, false), g = values(be, {300}, 33, false);
+    Tensor m = Tensor::zeros({300}, DType::f32, be), v = Tensor::zeros({300}, DType::f32, be);
+    Tensor buf = Tensor::zeros({300}, DType::f32, be), q = values(be, {300}, 34, false);
+    for (std::int64_t step = 1; step <= 2; ++step) {
+      be.adamw_step({.param = p.f32(), .grad = g.f32(), .m = m.f32(), .v = v.f32(), .n = 300, .lr = 1e-2f,
+                     .weight_decay = 0.1f, .step = step});
+      be.sgd_step({.param = q.f32(), .grad = g.f32(), .momentum_buffer = buf.f32(), .n = 300, .lr = 0.1f,
+                   .momentum = 0.9f, .weight_decay = 0.01f, .nesterov = true, .first_step = step == 1});
+    }
+    std::vector<float> out = p.to_vector();
+    for (const Tensor& t : {m, v, q, buf})
+      for (float x : t.to_vector()) out.push_back(x);
+    out.push_back(static_cast<float>(be.sum_squares(g.f32(), 300)));
+    out.push_back(static_cast<float>(be.count_nonfinite(g.f32(), 300)));
+    return out;
+  };
+  expect_close(steps(testing::cpu()), steps(test()), 1e-5, "optimizer state");
+}
+
+std::string test_name(const ::testing::TestParamInfo<std::string>& info) { return backend_of(info.param); }
+
+INSTANTIATE_TEST_SUITE_P(Plugins, BackendConformance, ::testing::ValuesIn(backend_plugins()), test_name);
+
+}  // namespace
+}  // namespace ft
