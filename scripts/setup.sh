@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ftengine needs to build and test, and the Python oracles
+# Installs the Debian 12 packages ftengine needs to build and test (the CUDA backend builds
+# with the toolkit the machine ships in /usr/local/cuda, when there is one), and the Python oracles
 # some tests compare against (safetensors, numpy: from PyPI into ./.venv; a test whose
 # oracle is missing skips with the reason). Runs apt-get as root, or through sudo; does
 # nothing that is already done.
@@ -17,6 +18,7 @@ packages=(
   libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libpcre2-dev
   libgtest-dev googletest
   python3-venv
+  hipcc libamdhip64-dev   # the rocm backend plugin builds everywhere; it needs a GPU only to run
 )
 [[ ${1:-} == --bench ]] && packages+=(python3-torch libopenblas0-pthread)
 

@@ -110,6 +110,15 @@ struct Weight4bit {
 void launch_dequantize_4bit(const Weight4bit& w, std::int64_t first, std::int64_t count,
                             float* out, Stream stream);
 
+// The project's own f32 GEMM (gemm.cu), for platforms without a vendor BLAS: row-major
+// C_b = alpha·op(A_b)·op(B_b) (+ C_b), lda/ldb/ldc row strides, batch item strides (0:
+// shared). Items must write distinct C: the caller runs items that share C one by one.
+void launch_gemm(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n,
+                 std::int64_t k, std::int64_t batch, std::int64_t lda, std::int64_t ldb,
+                 std::int64_t ldc, std::int64_t stride_a, std::int64_t stride_b,
+                 std::int64_t stride_c, bool trans_a, bool trans_b, bool accumulate, float alpha,
+                 Stream stream);
+
 // The last launch's error, as text ("" when none): launch failures surface here.
 const char* last_launch_error();
 
