@@ -27,6 +27,35 @@ class Cublas final : public Blas {
   }
   ~Cublas() override { cublasDestroy(handle_); }
 
+  bool has_half_gemm() const override { return true; }
+
+  void gemm_half(const GemmArgs& g, const void* a_half, Stored half) override {
+    const cudaDataType_t type = half == Stored::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    const std::int64_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n, ldc = g.n;
+    const float alpha = g.alpha, beta = g.accumulate ? 1.0f : 0.0f;
+    const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const auto* a = static_cast<const std::uint16_t*>(a_half);
+    const auto* b = static_cast<const std::uint16_t*>(g.b);
+    if (g.batch > 1 && g.stride_c == 0) {  // items share C: in order
+      for (std::int64_t i = 0; i < g.batch; ++i)
+        check(cublasGemmEx(handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
+                           static_cast<int>(g.k), &alpha, b + i * g.stride_b, type, static_cast<int>(ldb),
+                           a + i * g.stride_a, type, static_cast<int>(lda), &beta, g.c, CUDA_R_32F,
+                           static_cast<int>(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+              "gemm_ex");
+      return;
+    }
+    const bool batched = g.batch > 1;
+    check(cublasGemmStridedBatchedEx(
+              handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m), static_cast<int>(g.k),
+              &alpha, b, type, static_cast<int>(ldb), batched ? g.stride_b : 0, a, type,
+              static_cast<int>(lda), batched ? g.stride_a : 0, &beta, g.c, CUDA_R_32F,
+              static_cast<int>(ldc), batched ? g.stride_c : 0, static_cast<int>(g.batch),
+              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+          "gemm_strided_batched_ex");
+  }
+
   void gemm(const GemmArgs& g, std::int64_t lda, std::int64_t ldc) override {
     if (g.k == 0) {  // C = 0 (or unchanged): cuBLAS wants k >= 1 for a meaningful call
       if (!g.accumulate) zero_c(g, ldc);

@@ -181,6 +181,16 @@ void GpuBackend::gemm(const GemmArgs& args) {
   const Stream s = stream();
   if (args.b_dtype == DType::f32) return blas_->gemm(args, 0, 0);
   const Stored type = stored(args.b_dtype, "gemm B");
+  if (blas_->has_half_gemm() && args.k > 0) {
+    // Half-precision products with f32 accumulation: A rounded to B's dtype.
+    const std::int64_t a_elements =
+        args.batch > 1 && args.stride_a != 0 ? args.stride_a * (args.batch - 1) + args.m * args.k
+                                             : args.m * args.k;
+    const Scratch a_half(*this, static_cast<std::size_t>(a_elements) * 2);
+    launch_cast(args.a, Stored::f32, a_half.as<void>(), type, a_elements, s);
+    check_launch("gemm (rounding A)");
+    return blas_->gemm_half(args, a_half.as<void>(), type);
+  }
   if (args.batch == 1 && !args.trans_a && args.alpha == 1.0f) {
     // One frozen weight, as linear layers use it: trans_b means B stored [n, k] is W[n, k].
     const std::int64_t rows = args.trans_b ? args.n : args.k, cols = args.trans_b ? args.k : args.n;

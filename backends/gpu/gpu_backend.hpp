@@ -1,7 +1,12 @@
 // ft::Backend on a GPU, shared by the cuda and rocm plugins: device memory through the
 // caching allocator, every kernel from kernels.cu on one stream (so work runs in the order
 // it was asked for, and a freed block is safe to hand out again at once), GEMMs through the
-// plugin's BLAS (cuBLAS / hipBLAS).
+// plugin's BLAS (cuBLAS, or the project's own GEMM for rocm).
+//
+// Precision follows the weights: a GEMM on a bf16/f16 weight (model.dtype = "bf16") runs
+// in that dtype with f32 accumulation (the activation is rounded to it) where the BLAS has
+// such a GEMM (cuBLAS); on f32 weights, and everything else, compute is f32. Optimizer
+// state and trainable weights are f32 always.
 //
 // Nothing touches the device until it is first needed: probe() is safe on a machine
 // without one, and says why it cannot run there.
@@ -25,6 +30,11 @@ class Blas {
  public:
   virtual ~Blas() = default;
   virtual void gemm(const GemmArgs& args, std::int64_t lda, std::int64_t ldc) = 0;
+  // Whether gemm_half() exists; without it the backend widens B and calls gemm().
+  virtual bool has_half_gemm() const { return false; }
+  // The same with A given in `half` (a_half, laid out as args.a) and B stored in `half`
+  // (bf16 or f16): half-precision products (tensor cores), f32 accumulation, f32 C.
+  virtual void gemm_half(const GemmArgs&, const void* /*a_half*/, Stored /*half*/) {}
 };
 
 // Each GPU plugin defines these (backends/cuda, backends/rocm).
