@@ -25,3 +25,16 @@ timed = steps[int(sys.argv[2]):]
 print(f"{statistics.median(timed):.1f}" if timed else "n/a")
 PY
 }
+
+# find_torch_python: sets PYTHON (unless set) to the first of python3, /usr/bin/python3 that
+# imports torch; leaves it empty when none does.
+find_torch_python() {
+  [[ -n ${PYTHON:-} ]] && return 0
+  local candidate
+  for candidate in python3 /usr/bin/python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
+      PYTHON=$candidate
+      return 0
+    fi
+  done
+}

@@ -38,17 +38,10 @@ WORK=${WORK:-/tmp/ftengine-qlora-bench}
 PRESET=${PRESET:-bench-125m}
 [[ -x $FTENGINE ]] || { echo "qlora_memory: $FTENGINE not found; build first" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "qlora_memory: needs GNU time (apt-get install time)" >&2; exit 2; }
-if [[ -z ${PYTHON:-} ]]; then
-  for candidate in python3 /usr/bin/python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
-      PYTHON=$candidate
-      break
-    fi
-  done
-fi
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+find_torch_python
 bench_inputs "$FTENGINE" "$WORK" "$PRESET"
 bench_inputs "$FTENGINE" "$WORK" "$PRESET" bf16
 DATA=$WORK/data

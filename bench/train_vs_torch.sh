@@ -39,14 +39,9 @@ STEPS=${STEPS:-20}
 WARMUP=${WARMUP:-3}
 WORK=${WORK:-/tmp/ftengine-train-vs-torch}
 
-if [[ -z ${PYTHON:-} ]]; then
-  for candidate in python3 /usr/bin/python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
-      PYTHON=$candidate
-      break
-    fi
-  done
-fi
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+find_torch_python
 if [[ -z ${PYTHON:-} ]]; then
   echo "train_vs_torch: no python with torch found; see the header of $0 for how to get it" >&2
   exit 2
@@ -56,8 +51,6 @@ if [[ ! -x $FTENGINE ]]; then
   exit 2
 fi
 
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 bench_inputs "$FTENGINE" "$WORK" bench-25m
 MODEL=$WORK/bench-25m
 DATA=$WORK/data

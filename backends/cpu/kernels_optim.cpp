@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "backends/common/optimizer_math.hpp"
 #include "backends/cpu/kernels.hpp"
 #include "ftengine/error.hpp"
 
@@ -20,25 +21,19 @@ void adamw_step(const AdamWStepArgs& a) {
   if (a.step < 1) {
     throw Error("adamw: step " + std::to_string(a.step) + " must be >= 1 (it is 1-based)");
   }
-  const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta1), a.step));
-  const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta2), a.step));
-  const float b1 = a.beta1, b2 = a.beta2, lr = a.lr, eps = a.eps, decay = a.lr * a.weight_decay;
+  const AdamWConstants c{a.lr,
+                         a.beta1,
+                         a.beta2,
+                         a.eps,
+                         a.lr * a.weight_decay,
+                         static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta1), a.step)),
+                         static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta2), a.step))};
   float* __restrict p = a.param;
   const float* __restrict g = a.grad;
   float* __restrict m = a.m;
   float* __restrict v = a.v;
 #pragma omp parallel for schedule(static) if (a.n >= kParallelMin)
-  for (std::int64_t i = 0; i < a.n; ++i) {
-    const float gi = g[i];
-    const float mi = b1 * m[i] + (1.0f - b1) * gi;
-    const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    float pi = p[i];
-    pi -= decay * pi;
-    pi -= lr * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
-    p[i] = pi;
-  }
+  for (std::int64_t i = 0; i < a.n; ++i) adamw_element(p[i], g[i], m[i], v[i], c);
 }
 
 // SGD as PyTorch defines it (dampening 0):
@@ -59,12 +54,8 @@ void sgd_step(const SgdStepArgs& a) {
   float* __restrict buf = a.momentum_buffer;
   const bool first = a.first_step, nesterov = a.nesterov;
 #pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
-  for (std::int64_t i = 0; i < a.n; ++i) {
-    const float g = grad[i] + wd * p[i];
-    const float b = first ? g : mu * buf[i] + g;
-    buf[i] = b;
-    p[i] -= lr * (nesterov ? g + mu * b : b);
-  }
+  for (std::int64_t i = 0; i < a.n; ++i)
+    sgd_momentum_element(p[i], grad[i], buf[i], lr, mu, wd, nesterov, first);
 }
 
 // sum_i x[i], in double

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backends/common/optimizer_math.hpp"
 #include "backends/gpu/gpu_runtime.hpp"
 #include "backends/gpu/kernels.hpp"
 #include "ftengine/philox.hpp"
@@ -431,30 +432,17 @@ __global__ void dropout_kernel(const float* x, float* out, std::int64_t n, float
     out[i] = keep ? x[i] * keep_scale : 0.0f;
   }
 }
-__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, std::int64_t n, float lr,
-                             float b1, float b2, float eps, float decay, float bc1, float bc2) {
-  FT_GRID_LOOP(i, n) {
-    const float gi = g[i];
-    const float mi = b1 * m[i] + (1.0f - b1) * gi;
-    const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    float pi = p[i];
-    pi -= decay * pi;
-    pi -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
-    p[i] = pi;
-  }
+__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, std::int64_t n,
+                             AdamWConstants c) {
+  FT_GRID_LOOP(i, n) adamw_element(p[i], g[i], m[i], v[i], c);
 }
 __global__ void sgd_kernel(float* p, const float* grad, float* buf, std::int64_t n, float lr,
                            float momentum, float weight_decay, bool nesterov, bool first) {
   FT_GRID_LOOP(i, n) {
-    float g = grad[i] + weight_decay * p[i];
-    if (momentum != 0.0f) {
-      const float b = first ? g : momentum * buf[i] + g;
-      buf[i] = b;
-      g = nesterov ? g + momentum * b : b;
-    }
-    p[i] -= lr * g;
+    if (momentum != 0.0f)
+      sgd_momentum_element(p[i], grad[i], buf[i], lr, momentum, weight_decay, nesterov, first);
+    else
+      p[i] -= lr * (grad[i] + weight_decay * p[i]);
   }
 }
 
@@ -619,11 +607,14 @@ void launch_adamw(float* param, const float* grad, float* m, float* v, std::int6
                   float beta1, float beta2, float eps, float weight_decay, std::int64_t step,
                   Stream stream) {
   // The bias corrections in double, then f32, as the CPU kernel computes them.
-  const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));
-  const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)));
-  if (n > 0)
-    adamw_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(param, grad, m, v, n, lr, beta1, beta2,
-                                                                    eps, lr * weight_decay, bc1, bc2);
+  const AdamWConstants c{lr,
+                         beta1,
+                         beta2,
+                         eps,
+                         lr * weight_decay,
+                         static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step))),
+                         static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)))};
+  if (n > 0) adamw_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(param, grad, m, v, n, c);
 }
 void launch_sgd(float* param, const float* grad, float* momentum_buffer, std::int64_t n, float lr,
                 float momentum, float weight_decay, bool nesterov, bool first_step, Stream stream) {

@@ -1,0 +1,46 @@
+// One element of each optimizer step, written once for the CPU loops and the GPU kernels
+// (host+device, like ftengine/philox.hpp), so every backend steps by the same formula.
+#pragma once
+
+#include <cmath>
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define FT_OPTIM_HOST_DEVICE __host__ __device__
+#else
+#define FT_OPTIM_HOST_DEVICE
+#endif
+
+namespace ft::backends {
+
+// AdamW's per-step constants: bc1 = 1 - beta1^step, bc2 = 1 - beta2^step (computed in
+// double, then f32), decay = lr * weight_decay.
+struct AdamWConstants {
+  float lr, beta1, beta2, eps, decay, bc1, bc2;
+};
+
+// Decoupled AdamW: m, v move toward g and g²; p decays, then steps by the bias-corrected
+// ratio.
+FT_OPTIM_HOST_DEVICE inline void adamw_element(float& p, float g, float& m, float& v,
+                                               const AdamWConstants& c) {
+  const float mi = c.beta1 * m + (1.0f - c.beta1) * g;
+  const float vi = c.beta2 * v + (1.0f - c.beta2) * g * g;
+  m = mi;
+  v = vi;
+  float pi = p;
+  pi -= c.decay * pi;
+  pi -= c.lr * (mi / c.bc1) / (sqrtf(vi / c.bc2) + c.eps);
+  p = pi;
+}
+
+// SGD with momentum as PyTorch defines it (dampening 0): g += wd p; buf = first ? g :
+// momentum buf + g; p -= lr (nesterov ? g + momentum buf : buf).
+FT_OPTIM_HOST_DEVICE inline void sgd_momentum_element(float& p, float grad, float& buf, float lr,
+                                                      float momentum, float weight_decay,
+                                                      bool nesterov, bool first) {
+  const float g = grad + weight_decay * p;
+  const float b = first ? g : momentum * buf + g;
+  buf = b;
+  p -= lr * (nesterov ? g + momentum * b : b);
+}
+
+}  // namespace ft::backends
