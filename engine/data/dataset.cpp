@@ -4,28 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "engine/data/chat_template.hpp"
+#include "engine/data/permutation.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/log.hpp"
-#include "ftengine/philox.hpp"
 
 namespace ft::engine {
 
 namespace {
-
-// A permutation of 0..n-1, the same for the same (n, seed, stream) on every machine.
-std::vector<std::size_t> seeded_order(std::size_t n, std::uint64_t seed, std::uint64_t stream) {
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  for (std::size_t i = n; i-- > 1;) {
-    const Philox4x32 r = philox4x32((stream << 40) ^ i, seed);
-    const std::uint64_t word = (static_cast<std::uint64_t>(r.v[1]) << 32) | r.v[0];
-    std::swap(order[i], order[word % (i + 1)]);
-  }
-  return order;
-}
 
 ReadOptions read_options(const DataConfig& data, DataFormat format) {
   return {.format = format, .fields = data.fields, .skip_bad_records = data.skip_bad_records};
@@ -60,7 +47,7 @@ LengthStats length_stats(std::vector<std::int64_t> lengths) {
 
 // Each example `weight` times: the whole part as copies, the fraction as a seeded subset.
 std::vector<const Example*> weighted(const std::vector<const Example*>& examples, double weight,
-                                     std::uint64_t seed, std::uint64_t stream) {
+                                     std::uint64_t seed, std::uint32_t file_index) {
   std::vector<const Example*> out;
   const auto whole = static_cast<std::int64_t>(std::floor(weight));
   for (std::int64_t k = 0; k < whole; ++k) out.insert(out.end(), examples.begin(), examples.end());
@@ -68,10 +55,11 @@ std::vector<const Example*> weighted(const std::vector<const Example*>& examples
   const auto extra = static_cast<std::size_t>(
       std::llround(fraction * static_cast<double>(examples.size())));
   if (extra > 0) {
-    std::vector<std::size_t> order = seeded_order(examples.size(), seed, stream);
+    std::vector<std::int64_t> order = seeded_permutation(
+        static_cast<std::int64_t>(examples.size()), seed, PermutationUse::mix_file, file_index);
     order.resize(extra);
     std::sort(order.begin(), order.end());  // file order
-    for (std::size_t i : order) out.push_back(examples[i]);
+    for (const std::int64_t i : order) out.push_back(examples[static_cast<std::size_t>(i)]);
   }
   return out;
 }
@@ -142,8 +130,9 @@ PreparedData prepare_data(const Job& job, const Tokenizer& tokenizer,
         throw Error(fmt::format("data.val_split = {} would hold out all {} example(s); use more "
                                 "data or a smaller fraction",
                                 data.val_split, all.size()));
-      const std::vector<std::size_t> order = seeded_order(all.size(), seed, 0);
-      for (std::size_t k = 0; k < count; ++k) is_held[order[k]] = true;
+      const std::vector<std::int64_t> order = seeded_permutation(
+          static_cast<std::int64_t>(all.size()), seed, PermutationUse::hold_out, 0);
+      for (std::size_t k = 0; k < count; ++k) is_held[static_cast<std::size_t>(order[k])] = true;
     }
     for (std::size_t k = 0; k < all.size(); ++k) {
       const Example* e = &files[all[k].first].examples[all[k].second];
@@ -155,7 +144,7 @@ PreparedData prepare_data(const Job& job, const Tokenizer& tokenizer,
   std::vector<const Example*> train;
   for (std::size_t f = 0; f < files.size(); ++f) {
     std::vector<const Example*> used =
-        weighted(kept[f], report.files[f].weight, seed, /*stream=*/f + 1);
+        weighted(kept[f], report.files[f].weight, seed, static_cast<std::uint32_t>(f));
     report.files[f].used = static_cast<std::int64_t>(used.size());
     train.insert(train.end(), used.begin(), used.end());
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "engine/data/permutation.hpp"
 #include "engine/train/training_data.hpp"
 
 namespace ft::engine {
@@ -23,6 +24,27 @@ TEST(EpochOrder, IsAPermutationFixedBySeedAndEpoch) {
   EXPECT_EQ(a, epoch_order(50, 42, 0));
   EXPECT_NE(a, epoch_order(50, 42, 1));
   EXPECT_NE(a, epoch_order(50, 43, 0));
+}
+
+// The row order is part of every checkpoint's meaning: a resume replays it. Pinned, so a
+// change to the shuffle (which would make old checkpoints resume onto other rows) shows.
+TEST(EpochOrder, IsTheSameAsInEveryEarlierVersion) {
+  EXPECT_EQ(epoch_order(10, 7, 0), (std::vector<std::int64_t>{0, 8, 3, 6, 4, 1, 5, 9, 2, 7}));
+}
+
+// Each use of a seed (row shuffle, held-out examples, file mixing) draws its own numbers.
+TEST(SeededPermutation, DiffersByUseAndInstance) {
+  const auto perm = [](PermutationUse use, std::uint32_t instance) {
+    return seeded_permutation(40, 3, use, instance);
+  };
+  EXPECT_EQ(perm(PermutationUse::shuffle_rows, 2), epoch_order(40, 3, 2));
+  EXPECT_NE(perm(PermutationUse::hold_out, 0), perm(PermutationUse::shuffle_rows, 0));
+  EXPECT_NE(perm(PermutationUse::mix_file, 0), perm(PermutationUse::hold_out, 0));
+  EXPECT_NE(perm(PermutationUse::mix_file, 0), perm(PermutationUse::mix_file, 1));
+  std::vector<std::int64_t> sorted = perm(PermutationUse::mix_file, 1);
+  std::sort(sorted.begin(), sorted.end());
+  for (std::int64_t i = 0; i < 40; ++i) EXPECT_EQ(sorted[static_cast<std::size_t>(i)], i);
+  EXPECT_TRUE(seeded_permutation(0, 3, PermutationUse::hold_out, 0).empty());
 }
 
 TEST(RowSampler, RunsAcrossEpochsAndResumesFromItsCursor) {
