@@ -51,12 +51,11 @@ std::string peft_name(const std::string& layer, const char* what) {
   return fmt::format("base_model.model.{}.{}", layer, what);
 }
 
-// "model.layers.3.self_attn.q_proj" is targeted by "q_proj" (PEFT: a name in the list
-// matches the module's last name component).
+// "model.layers.3.self_attn.q_proj" is targeted by "q_proj" or "self_attn.q_proj" (PEFT:
+// a name in the list matches the module's name or a dotted suffix of it).
 bool is_target(const std::string& layer_name, const std::vector<std::string>& targets) {
-  const std::string last = layer_name.substr(layer_name.rfind('.') + 1);
   for (const std::string& t : targets)
-    if (t == last || t == layer_name) return true;
+    if (layer_name == t || layer_name.ends_with("." + t)) return true;
   return false;
 }
 
