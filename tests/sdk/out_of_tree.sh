@@ -102,6 +102,7 @@ path = "$MODEL"
 plugin = "dora"
 r = 8
 alpha = 16
+dropout = 0.05
 target_modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 [optimizer]
 lr = 0.01

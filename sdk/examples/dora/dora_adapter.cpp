@@ -42,6 +42,7 @@ using nlohmann::json;
 struct Settings {
   std::int64_t r = 8;
   double alpha = 16;
+  double dropout = 0.0;  // on the low-rank path's input, while training
   std::vector<std::string> targets = {"q_proj", "v_proj"};  // PEFT's default for Llama
   std::uint64_t seed = 0;
   float scale() const { return static_cast<float>(alpha / static_cast<double>(r)); }
@@ -75,10 +76,19 @@ std::vector<float> row_norms(const ft::Linear& layer, const ft::Tensor& a, const
   return norms;
 }
 
+// Dropout masks: each (micro-batch, adapted layer) pair owns 2^32 consecutive elements of
+// the job seed's stream, so masks never share random numbers and repeat on resume.
+struct DropoutKey {
+  std::shared_ptr<const ft::AdapterForwardState> state;  // updated before every forward
+  float p = 0.0f;
+  std::uint64_t slot = 0, slots = 1;
+};
+
 class DoraHook final : public ft::LinearHook {
  public:
-  DoraHook(ft::Tensor a, ft::Tensor b, ft::Tensor magnitude, float scale)
-      : a_(std::move(a)), b_(std::move(b)), m_(std::move(magnitude)), scale_(scale) {}
+  DoraHook(ft::Tensor a, ft::Tensor b, ft::Tensor magnitude, float scale, DropoutKey dropout)
+      : a_(std::move(a)), b_(std::move(b)), m_(std::move(magnitude)), scale_(scale),
+        dropout_(std::move(dropout)) {}
 
   ft::Tensor forward(const ft::Linear& layer, const ft::Tensor& x) override {
     ft::Backend& be = x.backend();
@@ -86,7 +96,13 @@ class DoraHook final : public ft::LinearHook {
     for (float& n : inverse) n = 1.0f / std::max(n, 1e-12f);
     const ft::Tensor row_scale =  // m / ‖W + s·B·A‖: [out], differentiable in m only
         ft::ops::mul(m_, ft::Tensor::from_vector(inverse, m_.shape(), be));
-    const ft::Tensor low = ft::ops::scale(ft::ops::linear(x, a_), scale_);  // [..., r]
+    // As PEFT: the base sees x, the low-rank path dropout(x).
+    ft::Tensor h = x;
+    if (dropout_.p > 0.0f && dropout_.state->training) {
+      const std::uint64_t offset = (dropout_.state->micro_batch * dropout_.slots + dropout_.slot) << 32;
+      h = ft::ops::dropout(x, dropout_.p, dropout_.state->seed, offset);
+    }
+    const ft::Tensor low = ft::ops::scale(ft::ops::linear(h, a_), scale_);  // [..., r]
     ft::Tensor y = ft::ops::add(layer.base_forward(x), ft::ops::linear(low, b_));
     y = ft::ops::mul(y, row_scale);  // [..., out] ⊙ [out]: each output row scaled
     if (layer.bias().defined()) {
@@ -129,6 +145,7 @@ class DoraHook final : public ft::LinearHook {
 
   ft::Tensor a_, b_, m_;
   float scale_;
+  DropoutKey dropout_;
 };
 
 class DoraAdapter final : public ft::Adapter {
@@ -138,8 +155,9 @@ class DoraAdapter final : public ft::Adapter {
     settings_.alpha = options.number("alpha", settings_.alpha);
     settings_.targets = options.strings("target_modules", settings_.targets);
     settings_.seed = static_cast<std::uint64_t>(options.integer("seed", 0));
-    if (options.number("dropout", 0.0) != 0.0)
-      throw ft::Error("adapter.dropout: this DoRA plugin has no dropout; leave it at 0");
+    settings_.dropout = options.number("dropout", settings_.dropout);
+    if (!(settings_.dropout >= 0.0 && settings_.dropout < 1.0))
+      throw ft::Error(fmt::format("adapter.dropout: must be in [0, 1), found {}", settings_.dropout));
     if (settings_.r < 1)
       throw ft::Error(fmt::format("adapter.r: the rank must be at least 1, found {}", settings_.r));
     if (!(settings_.alpha > 0))
@@ -174,7 +192,7 @@ class DoraAdapter final : public ft::Adapter {
     return out;
   }
 
-  void set_forward_state(const ft::AdapterForwardState&) override {}  // no dropout
+  void set_forward_state(const ft::AdapterForwardState& state) override { *state_ = state; }
 
   void save(const fs::path& dir, const ft::AdapterSaveInfo& info) const override {
     std::vector<ft::io::SafetensorsEntry> entries;
@@ -187,7 +205,7 @@ class DoraAdapter final : public ft::Adapter {
         {"use_dora", true},
         {"r", settings_.r},
         {"lora_alpha", settings_.alpha},
-        {"lora_dropout", 0.0},
+        {"lora_dropout", settings_.dropout},
         {"target_modules", settings_.targets},
         {"bias", "none"},
         {"fan_in_fan_out", false},
@@ -214,6 +232,7 @@ class DoraAdapter final : public ft::Adapter {
                                   config_path.string()));
     settings_.r = config.value("r", settings_.r);
     settings_.alpha = config.value("lora_alpha", settings_.alpha);
+    settings_.dropout = config.value("lora_dropout", 0.0);
     settings_.targets = config["target_modules"].get<std::vector<std::string>>();
     const ft::io::SafetensorsFile file(dir / "adapter_model.safetensors");
     hook_layers(model, [&](std::size_t, const ft::Linear& layer) {
@@ -254,11 +273,15 @@ class DoraAdapter final : public ft::Adapter {
   void hook_layers(ft::Model& model, Make make) {
     if (!adapted_.empty()) throw ft::InternalError("dora: already attached to a model");
     const std::vector<ft::Linear*> layers = model.linear_layers();
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      if (!is_target(layers[i]->name(), settings_.targets)) continue;
+    std::vector<std::size_t> chosen;
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      if (is_target(layers[i]->name(), settings_.targets)) chosen.push_back(i);
+    for (const std::size_t i : chosen) {
       Weights w = make(i, *layers[i]);
       for (ft::Tensor* t : {&w.a, &w.b, &w.magnitude}) t->set_requires_grad(true);
-      auto hook = std::make_shared<DoraHook>(w.a, w.b, w.magnitude, settings_.scale());
+      const DropoutKey dropout{state_, static_cast<float>(settings_.dropout), adapted_.size(),
+                               chosen.size()};
+      auto hook = std::make_shared<DoraHook>(w.a, w.b, w.magnitude, settings_.scale(), dropout);
       layers[i]->set_hook(hook);
       adapted_.push_back({layers[i], std::move(hook)});
     }
@@ -269,6 +292,7 @@ class DoraAdapter final : public ft::Adapter {
 
   Settings settings_;
   std::vector<Adapted> adapted_;
+  std::shared_ptr<ft::AdapterForwardState> state_ = std::make_shared<ft::AdapterForwardState>();
 };
 
 }  // namespace dora
