@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ftengine needs to build and test (the CUDA backend builds
 # with the toolkit the machine ships in /usr/local/cuda, when there is one), and the Python oracles
-# some tests compare against (safetensors, numpy: from PyPI into ./.venv; a test whose
+# some tests compare against (safetensors, numpy, gguf: from PyPI into ./.venv; a test whose
 # oracle is missing skips with the reason). Runs apt-get as root, or through sudo; does
 # nothing that is already done.
 #
@@ -46,8 +46,8 @@ fi
 
 # Test oracles. Debian's python, so that the venv does not depend on another interpreter
 # on PATH. Without network the suite still runs: those tests skip and say why.
-oracles=(safetensors numpy)
-if ! .venv/bin/python -c 'import safetensors.numpy, numpy' 2>/dev/null; then
+oracles=(safetensors numpy gguf)
+if ! .venv/bin/python -c 'import safetensors.numpy, numpy, gguf' 2>/dev/null; then
   echo "setup: Python test oracles into .venv: ${oracles[*]}"
   /usr/bin/python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "${oracles[@]}" ||

@@ -66,6 +66,7 @@ extern const CommandSpec kEvalCommand;
 extern const CommandSpec kInitModelCommand;
 extern const CommandSpec kInitDataCommand;
 extern const CommandSpec kMergeCommand;
+extern const CommandSpec kExportGgufCommand;
 extern const CommandSpec kDataCommand;
 
 // The value of a required argument, or an ft::Error saying how to give it.

@@ -56,7 +56,7 @@ class UsageError : public Error {
 // Every command, in the order `ftengine --help` lists them.
 const CommandSpec* const kCommands[] = {
     &kRunCommand,   &kValidateCommand,  &kDataCommand,     &kGenerateCommand, &kEvalCommand,
-    &kMergeCommand, &kInitModelCommand, &kInitDataCommand, &kPluginsCommand};
+    &kMergeCommand, &kExportGgufCommand, &kInitModelCommand, &kInitDataCommand, &kPluginsCommand};
 
 const CommandSpec* find_command(std::string_view name) {
   for (const CommandSpec* c : kCommands)

@@ -33,10 +33,12 @@ ModelSpec model_spec(const po::variables_map& args, const CommandSpec& command) 
   ModelSpec spec;
   spec.dir = required_argument(args, "model", command);
   if (args.count("adapter")) spec.adapter_dir = args["adapter"].as<std::string>();
-  const std::string dtype = args["dtype"].as<std::string>();
-  spec.dtype = parse_dtype(dtype);
-  if (spec.dtype != DType::f32 && spec.dtype != DType::bf16)
-    throw Error(fmt::format("--dtype {}: weights are stored as f32 or bf16", dtype));
+  if (args.count("dtype")) {  // commands that load f32 always do not have it
+    const std::string dtype = args["dtype"].as<std::string>();
+    spec.dtype = parse_dtype(dtype);
+    if (spec.dtype != DType::f32 && spec.dtype != DType::bf16)
+      throw Error(fmt::format("--dtype {}: weights are stored as f32 or bf16", dtype));
+  }
   spec.backend = args["backend"].as<std::string>();
   spec.threads = args["threads"].as<int>();
   if (spec.threads < 0) throw Error(fmt::format("--threads must be >= 0, found {}", spec.threads));

@@ -397,7 +397,8 @@ std::vector<Section> build_schema() {
                    .default_value = "false"},
                   {.name = "gguf",
                    .type = Type::boolean,
-                   .doc = "Also write the merged model as GGUF (for llama.cpp).",
+                   .doc = "Also write the merged model as GGUF for llama.cpp, `<job.name>-f16.gguf` "
+                          "(f16 weights; `ftengine export-gguf` writes other types).",
                    .default_value = "false"},
               }});
 

@@ -33,6 +33,13 @@ class MergeTable {
   void insert(std::int32_t left, std::int32_t right, Merge merge);
   const Merge* find(std::int32_t left, std::int32_t right) const;
   std::size_t size() const { return size_; }
+  // Every entry, in no particular order: fn(left, right, merge).
+  template <typename Fn>
+  void for_each(Fn fn) const {
+    for (const Slot& s : slots_)
+      if (s.key != kEmpty)
+        fn(static_cast<std::int32_t>(s.key >> 32), static_cast<std::int32_t>(s.key & 0xffffffffu), s.merge);
+  }
 
  private:
   struct Slot {

@@ -73,6 +73,8 @@ class Tokenizer {
   const std::string& family() const;
 
   explicit Tokenizer(std::shared_ptr<const tok::TokenizerModel> model);
+  // The vocabulary, merges and settings as loaded: what the GGUF export writes.
+  const tok::TokenizerModel& model() const { return *model_; }
 
  private:
   friend class StreamDecoder;

@@ -1,5 +1,8 @@
 #include "engine/train/export.hpp"
 
+#include <fmt/format.h>
+
+#include "engine/export/gguf_export.hpp"
 #include "ftengine/io/model_dir.hpp"
 #include "ftengine/log.hpp"
 
@@ -17,7 +20,7 @@ void move_into_place(const fs::path& written, const fs::path& target) {
 
 }  // namespace
 
-ExportedRun export_run(const Job& job, Adapter& adapter, Model& model) {
+ExportedRun export_run(const Job& job, Adapter& adapter, Model& model, const Tokenizer& tokenizer) {
   const fs::path run = job.output.dir;
   const fs::path tmp = run / ".tmp-export";
   fs::remove_all(tmp);
@@ -30,18 +33,27 @@ ExportedRun export_run(const Job& job, Adapter& adapter, Model& model) {
   out.result = run / (whole_model ? "model" : "adapter");
   move_into_place(tmp, out.result);
 
-  if (!job.output.save_merged) return out;
-  if (whole_model) {
-    log::info("output.save_merged: {} already is the whole trained model; nothing to merge",
-              out.result.string());
-    return out;
+  bool merged = whole_model;  // a whole trained model needs no merging
+  if (job.output.save_merged) {
+    if (whole_model) {
+      log::info("output.save_merged: {} already is the whole trained model; nothing to merge",
+                out.result.string());
+    } else {
+      const fs::path merged_tmp = run / ".tmp-merged";
+      fs::remove_all(merged_tmp);
+      adapter.merge();
+      merged = true;
+      io::write_model_directory(model, job.model.path, merged_tmp, job.model.dtype);
+      out.merged = run / "merged";
+      move_into_place(merged_tmp, *out.merged);
+    }
   }
-  const fs::path merged_tmp = run / ".tmp-merged";
-  fs::remove_all(merged_tmp);
-  adapter.merge();
-  io::write_model_directory(model, job.model.path, merged_tmp, job.model.dtype);
-  out.merged = run / "merged";
-  move_into_place(merged_tmp, *out.merged);
+  if (job.output.gguf) {
+    if (!merged) adapter.merge();
+    out.gguf = run / fmt::format("{}-f16.gguf", job.name);
+    export_gguf(model, job.model.path, tokenizer, *out.gguf,
+                {.type = GgmlType::f16, .name = job.name});
+  }
   return out;
 }
 

@@ -47,14 +47,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// Things this build does not do yet, refused before any work rather than skipped after it.
-void refuse_unsupported(const Job& job) {
-  if (job.output.gguf)
-    throw Error(
-        "output.gguf = true: GGUF export is not in this build yet (it lands with the "
-        "export issue); set output.gguf = false (or --set output.gguf=false)");
-}
-
 void check_context(const Job& job, const Model& model) {
   const std::int64_t context = model.info().max_position_embeddings;
   if (context > 0 && job.data.seq_len > context)
@@ -157,10 +149,11 @@ int Trainer::run() {
   }
   progress_.finish();
   if (!writes_outputs()) return 0;
-  const ExportedRun exported = export_run(job_, *s_.adapter, *s_.model);
-  log::info("done: {} steps, {} tokens in {}; wrote {}{}", total, state_.tokens,
+  const ExportedRun exported = export_run(job_, *s_.adapter, *s_.model, s_.tokenizer);
+  log::info("done: {} steps, {} tokens in {}; wrote {}{}{}", total, state_.tokens,
             format_duration(elapsed()), exported.result.string(),
-            exported.merged ? fmt::format(" and {}", exported.merged->string()) : "");
+            exported.merged ? fmt::format(" and {}", exported.merged->string()) : "",
+            exported.gguf ? fmt::format(" and {}", exported.gguf->string()) : "");
   return 0;
 }
 
@@ -259,7 +252,6 @@ void log_plan(const Job& job, const TrainingData& data, std::int64_t total_steps
 }  // namespace
 
 int train(const Job& job, const TrainOptions& options) {
-  refuse_unsupported(job);
   Plugins plugins = load_plugins(job, options.plugin_dirs);
   if (!options.resume && writes_outputs())
     refuse_to_overwrite(job, resume_command(job, options.overrides));

@@ -105,6 +105,20 @@ TEST_F(Commands, BadArgumentsAreOneLineAndExit2) {
   }
 }
 
+TEST_F(Commands, ExportGgufWritesTheFileItNames) {
+  const fs::path out = dir_ / "s.gguf";
+  const ft::testing::CliResult r =
+      run(fmt::format("-q export-gguf --model {} --out {} --type q8_0", kStories.string(), out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, fmt::format("{}: {} as GGUF (q8_0)\n", out.string(), kStories.string()));
+  EXPECT_TRUE(fs::exists(out));
+  const ft::testing::CliResult bad =
+      run(fmt::format("-q export-gguf --model {} --out {} --type q4", kStories.string(), out.string()));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("GGUF type \"q4\": choose f32, f16, bf16 or q8_0"), std::string::npos)
+      << bad.err;
+}
+
 TEST_F(Commands, InitModelWritesAModelThatRuns) {
   const fs::path out = dir_ / "tiny";
   ft::testing::CliResult r = run(fmt::format("init-model --preset tiny --out '{}' --seed 3",

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "engine/export/gguf_export.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "test_util.hpp"
 
@@ -204,6 +205,45 @@ TEST_P(Gpt2HfJson, MatchesVectors) {
 
 INSTANTIATE_TEST_SUITE_P(MergesEncodings, Gpt2HfJson, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Pairs" : "Strings"; });
+
+// The GGUF export's tokenizer metadata (tokenizer.ggml.*), read back as llama.cpp reads it,
+// tokenizes llama.cpp's vectors as the source did: SentencePiece scores from the llama-spm
+// GGUF, GPT-2 merges from its tokenizer.json, Llama 3 merges from its tiktoken ranks.
+Tokenizer through_gguf_export(const Tokenizer& source, const fs::path& file) {
+  GgufWriter writer;
+  add_gguf_tokenizer(writer, source, {});
+  writer.write(file);
+  return Tokenizer::from_gguf(file);
+}
+
+TEST(LlamaCppVectors, LlamaSpmThroughTheGgufExport) {
+  const fs::path gguf = vocab_dir() / "ggml-vocab-llama-spm.gguf";
+  REQUIRE_FILE(gguf);
+  test::ScratchDir dir;
+  const Tokenizer t = through_gguf_export(Tokenizer::from_gguf(gguf), dir / "spm.gguf");
+  EXPECT_EQ(t.family(), "sentencepiece-bpe");
+  EXPECT_EQ(t.encode("Hello world"), (std::vector<std::int32_t>{1, 15043, 3186}));
+  check_vectors(t, "ggml-vocab-llama-spm.gguf", true);
+}
+
+TEST(LlamaCppVectors, Gpt2ThroughTheGgufExport) {
+  REQUIRE_FILE(shared_testdata() / "tokenizers/gpt2/gpt2_vocab.json");
+  REQUIRE_FILE(vocab_dir() / "ggml-vocab-gpt-2.gguf.out");
+  test::ScratchDir dir;
+  test::write_file(dir / "tokenizer.json", gpt2_tokenizer_json(false));
+  const Tokenizer t = through_gguf_export(Tokenizer::from_directory(dir.path()), dir / "gpt2.gguf");
+  EXPECT_EQ(t.family(), "gpt2");
+  check_vectors(t, "ggml-vocab-gpt-2.gguf", true);
+}
+
+TEST(LlamaCppVectors, LlamaBpeThroughTheGgufExport) {
+  const fs::path model = shared_testdata() / "tokenizers/llama3-tiktoken/tokenizer.model";
+  REQUIRE_FILE(model);
+  test::ScratchDir dir;
+  const Tokenizer t = through_gguf_export(Tokenizer::from_tiktoken(model), dir / "llama3.gguf");
+  EXPECT_EQ(t.family(), "llama3");
+  check_vectors(t, "ggml-vocab-llama-bpe.gguf", true);
+}
 
 }  // namespace
 }  // namespace ft::engine

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "engine/plugins/registry.hpp"
+#include "engine/tokenizer/gguf.hpp"
+#include "engine/tokenizer/tokenizer.hpp"
 #include "engine/train/adapter_dir.hpp"
 #include "unit/llama/llama_test_util.hpp"
 #include "unit/train/train_test_util.hpp"
@@ -75,6 +77,37 @@ TEST_F(TrainTest, LoraLowersTheEvalLossAndItsExportsAgree) {
 
 // QLoRA: the NF4 base (step 0: B is zero) scores within 5% of the f32 base, and training
 // lowers the loss as LoRA does; the adapter is plain LoRA and applies to the f32 base.
+// output.gguf: the merged model as GGUF (f16), beside merged/: the same weights, its
+// tokenizer inside.
+TEST_F(TrainTest, OutputGgufIsTheMergedModel) {
+  const CliResult r = train(out("gguf") +
+                            " --set train.max_steps=3 --set output.save_merged=true "
+                            "--set output.gguf=true");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path file = dir_ / "gguf" / "stories-f16.gguf";
+  ASSERT_TRUE(fs::exists(file)) << r.err;
+  const engine::GgufFile g = engine::read_gguf(file);
+  EXPECT_EQ(g.require("general.name").as_string("n"), "stories");
+  const engine::GgufTensorInfo* v = nullptr;
+  for (const auto& t : g.tensors)
+    if (t.name == "blk.2.attn_v.weight") v = &t;
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->ggml_type, 1u);  // f16
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(g.data_offset + v->offset));
+  std::vector<std::uint16_t> halves(32 * 64);
+  in.read(reinterpret_cast<char*>(halves.data()), static_cast<std::streamsize>(halves.size() * 2));
+  const io::SafetensorsFile merged(dir_ / "gguf" / "merged" / "model.safetensors");
+  const std::vector<float> want =
+      merged.load("model.layers.2.self_attn.v_proj.weight", backend(), DType::f32).to_vector();
+  ASSERT_EQ(want.size(), halves.size());
+  for (std::size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(f16_to_f32(halves[i]), want[i], std::abs(want[i]) / 2048 + 0x1p-25) << i;
+  const auto tokenizer = engine::Tokenizer::from_gguf(file);
+  EXPECT_EQ(tokenizer.encode("Once upon a time"),
+            engine::Tokenizer::from_directory(kStoriesModel).encode("Once upon a time"));
+}
+
 TEST_F(TrainTest, QloraOnAnNf4BaseLowersTheEvalLoss) {
   const CliResult r = train("--set adapter.plugin=qlora --set train.eval_every=100 "
                             "--set train.max_steps=30 --set output.save_merged=true");

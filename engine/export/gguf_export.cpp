@@ -1,0 +1,332 @@
+#include "engine/export/gguf_export.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "engine/tokenizer/byte_level.hpp"
+#include "engine/tokenizer/tokenizer_model.hpp"
+#include "ftengine/dtype.hpp"
+#include "ftengine/error.hpp"
+
+namespace ft::engine {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+GgmlType parse_gguf_type(const std::string& name) {
+  if (name == "f32") return GgmlType::f32;
+  if (name == "f16") return GgmlType::f16;
+  if (name == "bf16") return GgmlType::bf16;
+  if (name == "q8_0") return GgmlType::q8_0;
+  throw Error(fmt::format("GGUF type \"{}\": choose f32, f16, bf16 or q8_0", name));
+}
+
+const char* gguf_type_name(GgmlType type) {
+  switch (type) {
+    case GgmlType::f32: return "f32";
+    case GgmlType::f16: return "f16";
+    case GgmlType::bf16: return "bf16";
+    case GgmlType::q8_0: return "q8_0";
+  }
+  return "?";
+}
+
+std::vector<float> permute_for_ggml_rope(const std::vector<float>& rows, std::int64_t heads,
+                                         std::int64_t head_dim, std::int64_t row_length) {
+  std::vector<float> out(rows.size());
+  const std::int64_t half = head_dim / 2;
+  for (std::int64_t h = 0; h < heads; ++h)
+    for (std::int64_t j = 0; j < half; ++j)
+      for (std::int64_t i = 0; i < 2; ++i) {
+        const std::int64_t to = h * head_dim + 2 * j + i, from = h * head_dim + i * half + j;
+        std::copy_n(rows.begin() + from * row_length, row_length, out.begin() + to * row_length);
+      }
+  return out;
+}
+
+namespace {
+
+// The config.json facts the export needs.
+struct Config {
+  std::string model_type, arch;  // Hugging Face's, and llama.cpp's name for it
+  std::int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  std::int64_t context = 0, vocab = 0;
+  double rope_theta = 10000.0, rms_eps = 1e-6;
+  std::optional<double> linear_rope_factor;
+  bool permute_qk = false;
+};
+
+Config read_config(const fs::path& model_dir) {
+  const fs::path path = model_dir / "config.json";
+  std::ifstream in(path);
+  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw Error(fmt::format("{}: not a JSON object", path.string()));
+  const auto integer = [&](const char* key, std::int64_t fallback) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+  };
+  const auto number = [&](const char* key, double fallback) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<double>() : fallback;
+  };
+  Config c;
+  c.model_type = j.value("model_type", std::string("llama"));
+  if (c.model_type == "llama" || c.model_type == "mistral") {
+    c.arch = "llama";
+    c.permute_qk = true;
+  } else if (c.model_type == "qwen2" || c.model_type == "qwen3") {
+    c.arch = c.model_type;
+  } else {
+    throw Error(fmt::format("{}: model_type \"{}\": the GGUF export writes llama, mistral, qwen2 "
+                            "and qwen3 models",
+                            path.string(), c.model_type));
+  }
+  c.hidden = integer("hidden_size", 0);
+  c.intermediate = integer("intermediate_size", 0);
+  c.layers = integer("num_hidden_layers", 0);
+  c.heads = integer("num_attention_heads", 0);
+  c.kv_heads = integer("num_key_value_heads", c.heads);
+  c.head_dim = integer("head_dim", c.heads > 0 ? c.hidden / c.heads : 0);
+  c.context = integer("max_position_embeddings", 2048);
+  c.vocab = integer("vocab_size", 0);
+  c.rope_theta = number("rope_theta", 10000.0);
+  c.rms_eps = number("rms_norm_eps", 1e-6);
+  if (const auto it = j.find("rope_scaling"); it != j.end() && it->is_object()) {
+    const std::string type = it->value("rope_type", it->value("type", std::string()));
+    if (type != "linear" && type != "default")
+      throw Error(fmt::format("{}: rope_scaling type \"{}\" is not exported to GGUF yet (linear is)",
+                              path.string(), type));
+    if (type == "linear") c.linear_rope_factor = it->value("factor", 1.0);
+  }
+  return c;
+}
+
+// llama.cpp's name for a Hugging Face parameter, or nullopt for one it does not take.
+std::optional<std::string> gguf_name(const std::string& hf) {
+  static const std::map<std::string, std::string, std::less<>> top = {
+      {"model.embed_tokens.weight", "token_embd.weight"},
+      {"model.norm.weight", "output_norm.weight"},
+      {"lm_head.weight", "output.weight"}};
+  if (const auto it = top.find(hf); it != top.end()) return it->second;
+  static const std::vector<std::pair<std::string, std::string>> in_layer = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"self_attn.q_proj.bias", "attn_q.bias"},
+      {"self_attn.k_proj.bias", "attn_k.bias"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.o_proj.bias", "attn_output.bias"},
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+      {"mlp.gate_proj.bias", "ffn_gate.bias"},
+      {"mlp.up_proj.bias", "ffn_up.bias"},
+      {"mlp.down_proj.bias", "ffn_down.bias"}};
+  constexpr std::string_view prefix = "model.layers.";
+  if (!hf.starts_with(prefix)) return std::nullopt;
+  const std::size_t dot = hf.find('.', prefix.size());
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
+  const std::string rest = hf.substr(dot + 1);
+  for (const auto& [from, to] : in_layer)
+    if (rest == from) return fmt::format("blk.{}.{}", layer, to);
+  return std::nullopt;
+}
+
+// values (f32) as `type` bytes; rows of `row_length` values (q8_0 blocks run along them).
+std::vector<std::uint8_t> encode(const std::vector<float>& values, GgmlType type) {
+  std::vector<std::uint8_t> out(ggml_nbytes(type, values.size()));
+  switch (type) {
+    case GgmlType::f32:
+      std::memcpy(out.data(), values.data(), out.size());
+      break;
+    case GgmlType::f16:
+    case GgmlType::bf16:
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        const std::uint16_t h = type == GgmlType::f16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+        std::memcpy(out.data() + 2 * i, &h, 2);
+      }
+      break;
+    case GgmlType::q8_0:
+      // ggml's quantize_row_q8_0: d = amax / 127, q = round(x / d), d stored as f16.
+      for (std::size_t b = 0; b < values.size() / 32; ++b) {
+        const float* x = values.data() + 32 * b;
+        float amax = 0.0f;
+        for (int k = 0; k < 32; ++k) amax = std::max(amax, std::abs(x[k]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        std::uint8_t* block = out.data() + 34 * b;
+        const std::uint16_t dh = f32_to_f16(d);
+        std::memcpy(block, &dh, 2);
+        for (int k = 0; k < 32; ++k)
+          block[2 + k] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(x[k] * id)));
+      }
+      break;
+  }
+  return out;
+}
+
+// tokenizer.ggml.token_type: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
+std::int32_t token_type(const tok::TokenizerModel& m, std::size_t id) {
+  switch (m.kinds[id]) {
+    case tok::TokenKind::normal: return 1;
+    case tok::TokenKind::byte: return 6;
+    case tok::TokenKind::special:
+      return m.unk && static_cast<std::size_t>(*m.unk) == id ? 2 : 3;
+    case tok::TokenKind::added: return 4;
+    case tok::TokenKind::unused: return 5;
+  }
+  return 1;
+}
+
+}  // namespace
+
+void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::path& model_dir) {
+  const tok::TokenizerModel& m = tokenizer.model();
+  const std::size_t n = m.pieces.size();
+  std::vector<std::int32_t> types(n);
+  for (std::size_t id = 0; id < n; ++id) types[id] = token_type(m, id);
+
+  // Merges in rank order.
+  std::vector<std::pair<std::int32_t, std::pair<std::int32_t, std::int32_t>>> merges;
+  std::vector<std::int32_t> produced_by(n, -1);  // the rank of the merge making each token
+  m.merges.for_each([&](std::int32_t left, std::int32_t right, const tok::Merge& merge) {
+    merges.push_back({merge.rank, {left, right}});
+    auto& rank = produced_by[static_cast<std::size_t>(merge.id)];
+    if (rank < 0 || merge.rank < rank) rank = merge.rank;
+  });
+  std::sort(merges.begin(), merges.end());
+
+  if (m.family == "sentencepiece-bpe") {
+    // llama.cpp's SentencePiece tokenizer merges the adjacent pair whose concatenation
+    // scores highest: a token's score is minus the rank of the merge that makes it, so it
+    // merges in the merge list's order; tokens no merge makes score below all of them.
+    w.add("tokenizer.ggml.model", std::string("llama"));
+    w.add("tokenizer.ggml.tokens", m.pieces);
+    std::vector<float> scores(n, 0.0f);
+    for (std::size_t id = 0; id < n; ++id)
+      if (m.kinds[id] == tok::TokenKind::normal)
+        scores[id] = produced_by[id] >= 0 ? -static_cast<float>(produced_by[id])
+                     : m.pieces[id].size() > 1 ? -static_cast<float>(merges.size() + 1)
+                                               : 0.0f;
+    w.add("tokenizer.ggml.scores", std::move(scores));
+    w.add("tokenizer.ggml.token_type", std::move(types));
+    // Whether "▁" goes in front of the text: what encoding one letter does.
+    const std::vector<std::int32_t> a = tokenizer.encode("a", false, false);
+    const bool space_prefix =
+        !a.empty() && m.pieces[static_cast<std::size_t>(a.front())].starts_with("\xE2\x96\x81");
+    w.add("tokenizer.ggml.add_space_prefix", space_prefix);
+  } else {
+    static const std::map<std::string, std::string, std::less<>> pre = {
+        {"gpt2", "gpt-2"}, {"llama3", "llama-bpe"}, {"qwen2", "qwen2"}};
+    const auto it = pre.find(m.family);
+    if (it == pre.end())
+      throw Error(fmt::format("{}: a byte-level tokenizer with a pre-tokenizer of its own "
+                              "(\"{}\"): the GGUF export writes GPT-2, Llama 3 and Qwen2 ones",
+                              m.source, m.family));
+    w.add("tokenizer.ggml.model", std::string("gpt2"));
+    w.add("tokenizer.ggml.pre", it->second);
+    // Vocabulary pieces are raw bytes here; GGUF keeps them as GPT-2's byte-to-unicode
+    // text, added tokens as written.
+    std::vector<std::string> written(n);
+    for (std::size_t id = 0; id < n; ++id)
+      written[id] = m.kinds[id] == tok::TokenKind::normal || m.kinds[id] == tok::TokenKind::byte
+                        ? tok::bytes_to_unicode(m.pieces[id])
+                        : m.pieces[id];
+    std::vector<std::string> merge_text;
+    merge_text.reserve(merges.size());
+    for (const auto& [rank, pair] : merges)
+      merge_text.push_back(written[static_cast<std::size_t>(pair.first)] + " " +
+                           written[static_cast<std::size_t>(pair.second)]);
+    w.add("tokenizer.ggml.tokens", std::move(written));
+    w.add("tokenizer.ggml.token_type", std::move(types));
+    w.add("tokenizer.ggml.merges", std::move(merge_text));
+  }
+  if (m.bos) w.add("tokenizer.ggml.bos_token_id", static_cast<std::uint32_t>(*m.bos));
+  if (m.eos) w.add("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(*m.eos));
+  if (m.unk) w.add("tokenizer.ggml.unknown_token_id", static_cast<std::uint32_t>(*m.unk));
+  w.add("tokenizer.ggml.add_bos_token", m.bos && std::find(m.prefix.begin(), m.prefix.end(), *m.bos) != m.prefix.end());
+  w.add("tokenizer.ggml.add_eos_token", m.eos && std::find(m.suffix.begin(), m.suffix.end(), *m.eos) != m.suffix.end());
+
+  if (model_dir.empty()) return;
+  std::ifstream config_in(model_dir / "tokenizer_config.json");
+  if (config_in) {
+    const json config = json::parse(config_in, nullptr, /*allow_exceptions=*/false);
+    if (config.is_object() && config.contains("chat_template") && config["chat_template"].is_string())
+      w.add("tokenizer.chat_template", config["chat_template"].get<std::string>());
+  }
+}
+
+void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer& tokenizer,
+                 const fs::path& out, const GgufExportOptions& options) {
+  const Config c = read_config(model_dir);
+  const std::string& a = c.arch;
+  GgufWriter w;
+  // llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_BF16 32.
+  const std::uint32_t file_type = options.type == GgmlType::f32    ? 0
+                                  : options.type == GgmlType::f16  ? 1
+                                  : options.type == GgmlType::q8_0 ? 7
+                                                                   : 32;
+  w.add("general.architecture", a);
+  w.add("general.name", options.name.empty() ? model_dir.filename().string() : options.name);
+  w.add("general.file_type", file_type);
+  if (options.type == GgmlType::q8_0) w.add("general.quantization_version", std::uint32_t{2});
+  const auto u32 = [](std::int64_t v) { return static_cast<std::uint32_t>(v); };
+  w.add(a + ".vocab_size", u32(tokenizer.vocab_size()));
+  w.add(a + ".context_length", u32(c.context));
+  w.add(a + ".embedding_length", u32(c.hidden));
+  w.add(a + ".block_count", u32(c.layers));
+  w.add(a + ".feed_forward_length", u32(c.intermediate));
+  w.add(a + ".attention.head_count", u32(c.heads));
+  w.add(a + ".attention.head_count_kv", u32(c.kv_heads));
+  w.add(a + ".attention.key_length", u32(c.head_dim));
+  w.add(a + ".attention.value_length", u32(c.head_dim));
+  w.add(a + ".rope.dimension_count", u32(c.head_dim));
+  w.add(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
+  w.add(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_eps));
+  if (c.linear_rope_factor) {
+    w.add(a + ".rope.scaling.type", std::string("linear"));
+    w.add(a + ".rope.scaling.factor", static_cast<float>(*c.linear_rope_factor));
+  }
+  add_gguf_tokenizer(w, tokenizer, model_dir);
+
+  for (const Parameter& p : model.parameters()) {
+    const std::optional<std::string> name = gguf_name(p.name);
+    if (!name)
+      throw Error(fmt::format("{}: parameter \"{}\" has no llama.cpp tensor name the export knows",
+                              model_dir.string(), p.name));
+    const Shape shape = p.tensor.shape();
+    std::vector<std::uint64_t> dims(shape.rbegin(), shape.rend());  // ggml: innermost first
+    const bool vector = shape.size() == 1;
+    GgmlType type = vector ? GgmlType::f32 : options.type;
+    if (type == GgmlType::q8_0 && dims[0] % 32 != 0) type = GgmlType::f16;  // as llama.cpp does
+    // Which rows to permute: q and k (weights and biases) of Llama-layout models.
+    std::int64_t permute_heads = 0;
+    if (c.permute_qk && (name->ends_with("attn_q.weight") || name->ends_with("attn_q.bias")))
+      permute_heads = c.heads;
+    if (c.permute_qk && (name->ends_with("attn_k.weight") || name->ends_with("attn_k.bias")))
+      permute_heads = c.kv_heads;
+    const Tensor tensor = p.tensor;
+    w.add_tensor(*name, type, dims, [tensor, type, permute_heads, head_dim = c.head_dim] {
+      std::vector<float> values = tensor.to_vector();  // widened to f32
+      if (permute_heads > 0)
+        values = permute_for_ggml_rope(values, permute_heads, head_dim,
+                                       tensor.ndim() == 2 ? tensor.dim(1) : 1);
+      return encode(values, type);
+    });
+  }
+  w.write(out);
+}
+
+}  // namespace ft::engine

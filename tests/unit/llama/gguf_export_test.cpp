@@ -1,0 +1,203 @@
+// The GGUF export of stories260K-hf: llama.cpp's tensor names and ggml's dimension order,
+// q and k rows in ggml's rope layout, weights exact in f32 and within their rounding in
+// f16, bf16 and q8_0, the config as llama.* metadata; read back by engine/tokenizer's GGUF
+// reader, and by the gguf Python package (llama.cpp's own reader) when .venv has it.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <tuple>
+
+#include "engine/export/gguf_export.hpp"
+#include "engine/tokenizer/gguf.hpp"
+#include "ftengine/dtype.hpp"
+#include "unit/llama/llama_test_util.hpp"
+
+namespace ft::testing {
+namespace {
+
+using engine::GgmlType;
+
+struct Exported {
+  engine::GgufFile file;
+  std::vector<char> bytes;  // the whole file
+
+  const engine::GgufTensorInfo& tensor(const std::string& name) const {
+    for (const auto& t : file.tensors)
+      if (t.name == name) return t;
+    throw std::runtime_error("no tensor " + name);
+  }
+  // The tensor's values, decoded from its ggml type.
+  std::vector<float> values(const std::string& name) const {
+    const engine::GgufTensorInfo& t = tensor(name);
+    std::uint64_t n = 1;
+    for (const std::uint64_t d : t.shape) n *= d;
+    const char* p = bytes.data() + file.data_offset + t.offset;
+    std::vector<float> out(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint16_t h;
+      switch (t.ggml_type) {
+        case 0: std::memcpy(&out[i], p + 4 * i, 4); break;
+        case 1: std::memcpy(&h, p + 2 * i, 2), out[i] = f16_to_f32(h); break;
+        case 30: std::memcpy(&h, p + 2 * i, 2), out[i] = bf16_to_f32(h); break;
+        case 8: {  // q8_0: blocks of an f16 scale and 32 int8
+          const char* block = p + 34 * (i / 32);
+          std::memcpy(&h, block, 2);
+          out[i] = f16_to_f32(h) * static_cast<float>(static_cast<std::int8_t>(block[2 + i % 32]));
+          break;
+        }
+        default: throw std::runtime_error("unexpected ggml type");
+      }
+    }
+    return out;
+  }
+};
+
+Exported export_stories(const fs::path& out, GgmlType type) {
+  const std::unique_ptr<Model> model = load_model(kStoriesDir);
+  const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
+  engine::export_gguf(*model, kStoriesDir, tokenizer, out, {.type = type, .name = ""});
+  Exported e{engine::read_gguf(out), {}};
+  std::ifstream in(out, std::ios::binary);
+  e.bytes.assign(std::istreambuf_iterator<char>(in), {});
+  return e;
+}
+
+std::vector<float> hf(const std::string& name) {
+  const io::SafetensorsFile f(kStoriesDir / "model.safetensors");
+  return f.load(name, backend(), DType::f32).to_vector();
+}
+
+TEST(GgufExport, Stories260KInLlamaCppLayoutWithExactF32Weights) {
+  REQUIRE_STORIES();
+  TempDir dir;
+  const Exported e = export_stories(dir / "s.gguf", GgmlType::f32);
+  EXPECT_EQ(e.file.version, 3u);
+  EXPECT_EQ(e.file.require("general.architecture").as_string("a"), "llama");
+  EXPECT_EQ(e.file.require("llama.block_count").as_int("b"), 5);
+  EXPECT_EQ(e.file.require("llama.embedding_length").as_int("e"), 64);
+  EXPECT_EQ(e.file.require("llama.attention.head_count").as_int("h"), 8);
+  EXPECT_EQ(e.file.require("llama.attention.head_count_kv").as_int("k"), 4);
+  EXPECT_EQ(e.file.require("llama.rope.dimension_count").as_int("r"), 8);
+  EXPECT_EQ(e.file.require("llama.feed_forward_length").as_int("f"), 172);
+  EXPECT_EQ(e.file.require("general.file_type").as_int("t"), 0);
+  // 5 layers of 9 tensors, the embeddings and the final norm; tied: no output.weight.
+  EXPECT_EQ(e.file.tensors.size(), 47u);
+  EXPECT_EQ(e.tensor("token_embd.weight").shape, (std::vector<std::uint64_t>{64, 512}));
+  EXPECT_EQ(e.tensor("blk.4.ffn_down.weight").shape, (std::vector<std::uint64_t>{172, 64}));
+  EXPECT_EQ(e.tensor("blk.0.attn_k.weight").shape, (std::vector<std::uint64_t>{64, 32}));
+  for (const auto& t : e.file.tensors) EXPECT_EQ(t.offset % 32, 0u) << t.name;
+
+  EXPECT_EQ(e.values("token_embd.weight"), hf("model.embed_tokens.weight"));
+  EXPECT_EQ(e.values("blk.2.ffn_down.weight"), hf("model.layers.2.mlp.down_proj.weight"));
+  EXPECT_EQ(e.values("output_norm.weight"), hf("model.norm.weight"));
+  // q (8 heads) and k (4 heads) of head_dim 8: row h·8 + 2j + i holds HF's row h·8 + 4i + j.
+  for (const auto& [gguf, name, heads] :
+       {std::tuple{"blk.1.attn_q.weight", "model.layers.1.self_attn.q_proj.weight", 8},
+        std::tuple{"blk.1.attn_k.weight", "model.layers.1.self_attn.k_proj.weight", 4}}) {
+    const std::vector<float> got = e.values(gguf), want = hf(name);
+    for (int h = 0; h < heads; ++h)
+      for (int j = 0; j < 4; ++j)
+        for (int i = 0; i < 2; ++i)
+          for (int c = 0; c < 64; ++c)
+            ASSERT_EQ(got[static_cast<std::size_t>((h * 8 + 2 * j + i) * 64 + c)],
+                      want[static_cast<std::size_t>((h * 8 + 4 * i + j) * 64 + c)])
+                << gguf << " head " << h << " pair " << j << " half " << i;
+  }
+}
+
+TEST(GgufExport, HalfAndQ8WeightsAreWithinTheirRoundingAndNormsStayF32) {
+  REQUIRE_STORIES();
+  TempDir dir;
+  const std::vector<float> want = hf("model.layers.3.mlp.up_proj.weight");
+  for (const auto& [type, code, relative] : {std::tuple{GgmlType::f16, 1u, 1.0 / 2048},
+                                             std::tuple{GgmlType::bf16, 30u, 1.0 / 256},
+                                             std::tuple{GgmlType::q8_0, 8u, 0.0}}) {
+    SCOPED_TRACE(engine::gguf_type_name(type));
+    const Exported e = export_stories(dir / "t.gguf", type);
+    EXPECT_EQ(e.tensor("blk.3.ffn_up.weight").ggml_type, code);
+    EXPECT_EQ(e.tensor("blk.3.ffn_norm.weight").ggml_type, 0u);
+    const std::vector<float> got = e.values("blk.3.ffn_up.weight");
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      // Half an ulp; f16's subnormals below 2^-14 have a fixed step of 2^-24.
+      double limit = relative * std::abs(want[i]) + (type == GgmlType::f16 ? 0x1p-25 : 0.0);
+      if (type == GgmlType::q8_0) {  // half a step of its block's scale, plus f16 rounding
+        float amax = 0;
+        for (std::size_t k = i / 32 * 32; k < i / 32 * 32 + 32; ++k) amax = std::max(amax, std::abs(want[k]));
+        limit = amax / 127.0 * 0.5 + amax / 2048.0;
+      }
+      ASSERT_LE(std::abs(got[i] - want[i]), limit + 1e-12) << i;
+    }
+  }
+}
+
+TEST(GgufExport, TheTokenizerInsideEncodesAsTheModelsOwn) {
+  REQUIRE_STORIES();
+  TempDir dir;
+  export_stories(dir / "s.gguf", GgmlType::f16);
+  const auto from_gguf = engine::Tokenizer::from_gguf(dir / "s.gguf");
+  const auto from_hf = engine::Tokenizer::from_directory(kStoriesDir);
+  for (const char* text : {"Once upon a time, there was a little girl named Lily.",
+                           "She liked to play outside.\n\"Hi!\" said Tom 123 times",
+                           "  leading spaces and ünïcödé"})
+    EXPECT_EQ(from_gguf.encode(text), from_hf.encode(text)) << text;
+}
+
+TEST(GgufExport, LlamaCppsReaderTakesTheFile) {
+  REQUIRE_STORIES();
+  const fs::path python = fs::path(FTENGINE_SOURCE_DIR) / ".venv/bin/python";
+  if (std::system(fmt::format("'{}' -c 'import gguf' 2>/dev/null", python.string()).c_str()) != 0)
+    GTEST_SKIP() << "the gguf Python package is not in " << python.string()
+                 << " (scripts/setup.sh installs it)";
+  TempDir dir;
+  export_stories(dir / "s.gguf", GgmlType::q8_0);
+  const std::string script = R"(
+import sys
+from gguf import GGUFReader
+r = GGUFReader(sys.argv[1])
+f = lambda k: r.fields[k].contents()
+assert f("general.architecture") == "llama", f("general.architecture")
+assert f("llama.block_count") == 5 and f("llama.attention.head_count_kv") == 4
+assert len(f("tokenizer.ggml.tokens")) == 512 and f("tokenizer.ggml.model") == "llama"
+t = {x.name: x for x in r.tensors}
+assert len(t) == 47, len(t)
+assert t["blk.0.attn_q.weight"].tensor_type.name == "Q8_0", t["blk.0.attn_q.weight"].tensor_type
+assert list(t["token_embd.weight"].shape) == [64, 512], t["token_embd.weight"].shape
+assert t["output_norm.weight"].tensor_type.name == "F32"
+print("ok")
+)";
+  const fs::path py = dir / "check.py";
+  std::ofstream(py) << script;
+  EXPECT_EQ(std::system(fmt::format("'{}' '{}' '{}'", python.string(), py.string(),
+                                    (dir / "s.gguf").string())
+                            .c_str()),
+            0);
+}
+
+TEST(GgufExport, RefusesWhatLlamaCppWouldReadDifferently) {
+  REQUIRE_STORIES();
+  TempDir dir;
+  fs::create_directories(dir / "m");
+  nlohmann::json config = read_json(kStoriesDir / "config.json");
+  config["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+  std::ofstream(dir / "m" / "config.json") << config.dump();
+  const std::unique_ptr<Model> model = load_model(kStoriesDir);
+  const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
+  try {
+    engine::export_gguf(*model, dir / "m", tokenizer, dir / "x.gguf");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rope_scaling type \"yarn\" is not exported to GGUF"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "x.gguf"));
+  EXPECT_THROW(engine::parse_gguf_type("q4_0"), Error);
+}
+
+}  // namespace
+}  // namespace ft::testing
