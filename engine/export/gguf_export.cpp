@@ -192,11 +192,20 @@ std::int32_t token_type(const tok::TokenizerModel& m, std::size_t id) {
 
 }  // namespace
 
-void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::path& model_dir) {
+void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::path& model_dir,
+                        std::int64_t rows) {
   const tok::TokenizerModel& m = tokenizer.model();
   const std::size_t n = m.pieces.size();
-  std::vector<std::int32_t> types(n);
+  const std::size_t total = rows > 0 ? static_cast<std::size_t>(rows) : n;
+  if (total < n)
+    throw Error(fmt::format("{}: {} tokens, but the model's embeddings have only {} rows",
+                            m.source, n, total));
+  std::vector<std::int32_t> types(total, 5);  // padding: unused
   for (std::size_t id = 0; id < n; ++id) types[id] = token_type(m, id);
+  const auto padded = [&](std::vector<std::string> tokens) {
+    for (std::size_t id = n; id < total; ++id) tokens.push_back(fmt::format("[PAD{}]", id));
+    return tokens;
+  };
 
   // Merges in rank order.
   std::vector<std::pair<std::int32_t, std::pair<std::int32_t, std::int32_t>>> merges;
@@ -211,15 +220,13 @@ void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::pat
   if (m.family == "sentencepiece-bpe") {
     // llama.cpp's SentencePiece tokenizer merges the adjacent pair whose concatenation
     // scores highest: a token's score is minus the rank of the merge that makes it, so it
-    // merges in the merge list's order; tokens no merge makes score below all of them.
+    // merges in the merge list's order. Tokens no merge makes (characters, bytes, specials,
+    // padding) score below every merge.
     w.add("tokenizer.ggml.model", std::string("llama"));
-    w.add("tokenizer.ggml.tokens", m.pieces);
-    std::vector<float> scores(n, 0.0f);
+    w.add("tokenizer.ggml.tokens", padded(m.pieces));
+    std::vector<float> scores(total, -static_cast<float>(merges.size() + 1));
     for (std::size_t id = 0; id < n; ++id)
-      if (m.kinds[id] == tok::TokenKind::normal)
-        scores[id] = produced_by[id] >= 0 ? -static_cast<float>(produced_by[id])
-                     : m.pieces[id].size() > 1 ? -static_cast<float>(merges.size() + 1)
-                                               : 0.0f;
+      if (produced_by[id] >= 0) scores[id] = -static_cast<float>(produced_by[id]);
     w.add("tokenizer.ggml.scores", std::move(scores));
     w.add("tokenizer.ggml.token_type", std::move(types));
     // Whether "▁" goes in front of the text: what encoding one letter does.
@@ -249,7 +256,7 @@ void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::pat
     for (const auto& [rank, pair] : merges)
       merge_text.push_back(written[static_cast<std::size_t>(pair.first)] + " " +
                            written[static_cast<std::size_t>(pair.second)]);
-    w.add("tokenizer.ggml.tokens", std::move(written));
+    w.add("tokenizer.ggml.tokens", padded(std::move(written)));
     w.add("tokenizer.ggml.token_type", std::move(types));
     w.add("tokenizer.ggml.merges", std::move(merge_text));
   }
@@ -283,7 +290,10 @@ void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer&
   w.add("general.file_type", file_type);
   if (options.type == GgmlType::q8_0) w.add("general.quantization_version", std::uint32_t{2});
   const auto u32 = [](std::int64_t v) { return static_cast<std::uint32_t>(v); };
-  w.add(a + ".vocab_size", u32(tokenizer.vocab_size()));
+  std::int64_t rows = tokenizer.vocab_size();
+  for (const Parameter& p : model.parameters())
+    if (p.name == "model.embed_tokens.weight") rows = p.tensor.dim(0);
+  w.add(a + ".vocab_size", u32(rows));
   w.add(a + ".context_length", u32(c.context));
   w.add(a + ".embedding_length", u32(c.hidden));
   w.add(a + ".block_count", u32(c.layers));
@@ -299,7 +309,7 @@ void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer&
     w.add(a + ".rope.scaling.type", std::string("linear"));
     w.add(a + ".rope.scaling.factor", static_cast<float>(*c.linear_rope_factor));
   }
-  add_gguf_tokenizer(w, tokenizer, model_dir);
+  add_gguf_tokenizer(w, tokenizer, model_dir, rows);
 
   for (const Parameter& p : model.parameters()) {
     const std::optional<std::string> name = gguf_name(p.name);

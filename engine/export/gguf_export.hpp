@@ -35,9 +35,11 @@ void export_gguf(const Model& model, const std::filesystem::path& model_dir,
                  const GgufExportOptions& options = {});
 
 // The tokenizer as llama.cpp reads it (tokenizer.ggml.*), and the chat template of
-// `model_dir`/tokenizer_config.json when there is one (empty dir: none).
+// `model_dir`/tokenizer_config.json when there is one (empty dir: none). llama.cpp wants a
+// token per embedding row: a vocabulary shorter than `rows` is padded with unused
+// "[PAD<id>]" tokens, as convert_hf_to_gguf.py pads it (rows 0: the tokenizer's size).
 void add_gguf_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer,
-                        const std::filesystem::path& model_dir);
+                        const std::filesystem::path& model_dir, std::int64_t rows = 0);
 
 // "f32", "f16", "bf16", "q8_0"; ft::Error naming the choices otherwise.
 GgmlType parse_gguf_type(const std::string& name);

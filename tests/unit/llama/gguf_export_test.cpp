@@ -147,6 +147,27 @@ TEST(GgufExport, TheTokenizerInsideEncodesAsTheModelsOwn) {
     EXPECT_EQ(from_gguf.encode(text), from_hf.encode(text)) << text;
 }
 
+// More embedding rows than tokens (a vocabulary padded for speed): llama.cpp wants a token
+// per row, so unused "[PAD<id>]" tokens fill the rest, and the tokenizer is unchanged.
+TEST(GgufExport, AShortVocabularyIsPaddedToTheEmbeddingRows) {
+  REQUIRE_STORIES();
+  TempDir dir;
+  const auto hf_tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
+  engine::GgufWriter writer;
+  engine::add_gguf_tokenizer(writer, hf_tokenizer, {}, 600);
+  writer.write(dir / "t.gguf");
+  const engine::GgufFile g = engine::read_gguf(dir / "t.gguf");
+  const auto& tokens = g.require("tokenizer.ggml.tokens").as_array("t");
+  ASSERT_EQ(tokens.size(), 600u);
+  EXPECT_EQ(tokens[599].as_string("t"), "[PAD599]");
+  EXPECT_EQ(g.require("tokenizer.ggml.token_type").as_array("t")[599].as_int("t"), 5);
+  const auto padded = engine::Tokenizer::from_gguf(dir / "t.gguf");
+  EXPECT_EQ(padded.encode("Once upon a time there was a dog."),
+            hf_tokenizer.encode("Once upon a time there was a dog."));
+  engine::GgufWriter too_few;
+  EXPECT_THROW(engine::add_gguf_tokenizer(too_few, hf_tokenizer, {}, 100), Error);
+}
+
 TEST(GgufExport, LlamaCppsReaderTakesTheFile) {
   REQUIRE_STORIES();
   const fs::path python = fs::path(FTENGINE_SOURCE_DIR) / ".venv/bin/python";
