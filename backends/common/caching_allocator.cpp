@@ -60,8 +60,8 @@ void* CachingAllocator::allocate(std::size_t bytes) {
       ptr = system_.allocate(block);
     }
     if (ptr == nullptr) {
-      throw Error(system_.owner + ": out of memory allocating " + std::to_string(bytes) + " bytes (" +
-                  format_bytes(bytes) + "; " + format_bytes(in_use_) +
+      throw Error(system_.owner + ": out of memory allocating " + std::to_string(bytes) +
+                  " bytes (" + format_bytes(bytes) + "; " + format_bytes(in_use_) +
                   " already in use): use a smaller batch or sequence length");
     }
   }

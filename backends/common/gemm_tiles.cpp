@@ -6,13 +6,13 @@ namespace ft::backends {
 
 std::int64_t rows_per_tile(const RowTiledWeight& w, std::size_t tile_bytes) {
   if (w.rows == 0 || w.cols == 0) return 0;
-  return std::clamp<std::int64_t>(static_cast<std::int64_t>(tile_bytes / sizeof(float)) / w.cols,
-                                  1, w.rows);
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(tile_bytes / sizeof(float)) / w.cols, 1,
+                                  w.rows);
 }
 
-void gemm_by_row_tiles(const float* a, float* c, std::int64_t m, bool transpose_w,
-                       bool accumulate, const RowTiledWeight& w, const StridedGemm& gemm_f32,
-                       float* tile, std::size_t tile_bytes) {
+void gemm_by_row_tiles(const float* a, float* c, std::int64_t m, bool transpose_w, bool accumulate,
+                       const RowTiledWeight& w, const StridedGemm& gemm_f32, float* tile,
+                       std::size_t tile_bytes) {
   if (m == 0 || w.rows == 0 || w.cols == 0) return;
   const std::int64_t tile_rows = rows_per_tile(w, tile_bytes);
   for (std::int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {

@@ -33,8 +33,8 @@ std::int64_t rows_per_tile(const RowTiledWeight& w, std::size_t tile_bytes = kTi
 
 // `tile` is the caller's buffer of rows_per_tile(w, tile_bytes) * w.cols floats, in the
 // memory the GEMM runs on (host for the CPU backend, device for the GPU ones).
-void gemm_by_row_tiles(const float* a, float* c, std::int64_t m, bool transpose_w,
-                       bool accumulate, const RowTiledWeight& w, const StridedGemm& gemm_f32,
-                       float* tile, std::size_t tile_bytes = kTileBytes);
+void gemm_by_row_tiles(const float* a, float* c, std::int64_t m, bool transpose_w, bool accumulate,
+                       const RowTiledWeight& w, const StridedGemm& gemm_f32, float* tile,
+                       std::size_t tile_bytes = kTileBytes);
 
 }  // namespace ft::backends

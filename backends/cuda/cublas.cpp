@@ -13,8 +13,8 @@ namespace {
 
 void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    throw Error(fmt::format("cuda backend: {}: cuBLAS status {} ({})", what, static_cast<int>(status),
-                            cublasGetStatusString(status)));
+    throw Error(fmt::format("cuda backend: {}: cuBLAS status {} ({})", what,
+                            static_cast<int>(status), cublasGetStatusString(status)));
 }
 
 // Row-major C[m, n] = op(A)[m, k]·op(B)[k, n] is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: cuBLAS
@@ -40,19 +40,20 @@ class Cublas final : public Blas {
     if (g.batch > 1 && g.stride_c == 0) {  // items share C: in order
       for (std::int64_t i = 0; i < g.batch; ++i)
         check(cublasGemmEx(handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
-                           static_cast<int>(g.k), &alpha, b + i * g.stride_b, type, static_cast<int>(ldb),
-                           a + i * g.stride_a, type, static_cast<int>(lda), &beta, g.c, CUDA_R_32F,
-                           static_cast<int>(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                           static_cast<int>(g.k), &alpha, b + i * g.stride_b, type,
+                           static_cast<int>(ldb), a + i * g.stride_a, type, static_cast<int>(lda),
+                           &beta, g.c, CUDA_R_32F, static_cast<int>(ldc), CUBLAS_COMPUTE_32F,
+                           CUBLAS_GEMM_DEFAULT),
               "gemm_ex");
       return;
     }
     const bool batched = g.batch > 1;
     check(cublasGemmStridedBatchedEx(
-              handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m), static_cast<int>(g.k),
-              &alpha, b, type, static_cast<int>(ldb), batched ? g.stride_b : 0, a, type,
-              static_cast<int>(lda), batched ? g.stride_a : 0, &beta, g.c, CUDA_R_32F,
-              static_cast<int>(ldc), batched ? g.stride_c : 0, static_cast<int>(g.batch),
-              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+              handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
+              static_cast<int>(g.k), &alpha, b, type, static_cast<int>(ldb),
+              batched ? g.stride_b : 0, a, type, static_cast<int>(lda), batched ? g.stride_a : 0,
+              &beta, g.c, CUDA_R_32F, static_cast<int>(ldc), batched ? g.stride_c : 0,
+              static_cast<int>(g.batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
           "gemm_strided_batched_ex");
   }
 
@@ -81,11 +82,11 @@ class Cublas final : public Blas {
       return;
     }
     const float beta = g.accumulate ? 1.0f : 0.0f;
-    check(cublasSgemmStridedBatched(handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
-                                    static_cast<int>(g.k), &alpha, b, static_cast<int>(ldb),
-                                    g.batch > 1 ? g.stride_b : 0, g.a, static_cast<int>(lda),
-                                    g.batch > 1 ? g.stride_a : 0, &beta, g.c, static_cast<int>(ldc),
-                                    g.batch > 1 ? g.stride_c : 0, static_cast<int>(g.batch)),
+    check(cublasSgemmStridedBatched(
+              handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
+              static_cast<int>(g.k), &alpha, b, static_cast<int>(ldb), g.batch > 1 ? g.stride_b : 0,
+              g.a, static_cast<int>(lda), g.batch > 1 ? g.stride_a : 0, &beta, g.c,
+              static_cast<int>(ldc), g.batch > 1 ? g.stride_c : 0, static_cast<int>(g.batch)),
           "sgemm_strided_batched");
   }
 

@@ -80,11 +80,12 @@ void launch_gemm(const float* a, const float* b, float* c, std::int64_t m, std::
                  std::int64_t stride_c, bool trans_a, bool trans_b, bool accumulate, float alpha,
                  Stream stream) {
   if (m == 0 || n == 0 || batch == 0) return;
-  const GemmParams p{a, b, c, m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c,
-                     trans_a, trans_b, accumulate, alpha};
+  const GemmParams p{a,   b,        c,        m,        n,       k,       lda,        ldb,
+                     ldc, stride_a, stride_b, stride_c, trans_a, trans_b, accumulate, alpha};
   const dim3 grid(static_cast<unsigned>((n + kTile - 1) / kTile),
                   static_cast<unsigned>((m + kTile - 1) / kTile), static_cast<unsigned>(batch));
-  gemm_kernel<<<grid, (kTile / kPatch) * (kTile / kPatch), 0, static_cast<gpuStream_t>(stream)>>>(p);
+  gemm_kernel<<<grid, (kTile / kPatch) * (kTile / kPatch), 0, static_cast<gpuStream_t>(stream)>>>(
+      p);
 }
 
 }  // namespace ft::backends::gpu

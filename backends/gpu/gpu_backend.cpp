@@ -28,9 +28,12 @@ void device_free(void* p, std::size_t) { static_cast<void>(gpuFree(p)); }
 
 Stored stored(DType dtype, const char* what) {
   switch (dtype) {
-    case DType::f32: return Stored::f32;
-    case DType::bf16: return Stored::bf16;
-    case DType::f16: return Stored::f16;
+    case DType::f32:
+      return Stored::f32;
+    case DType::bf16:
+      return Stored::bf16;
+    case DType::f16:
+      return Stored::f16;
     default:
       throw Error(fmt::format("{} backend: {}: dtype {}, expected f32, bf16 or f16", backend_name(),
                               what, dtype_name(dtype)));
@@ -84,9 +87,9 @@ DeviceInfo GpuBackend::probe() {
   int count = 0;
   const gpuError_t error = gpuGetDeviceCount(&count);
   if (error != gpuSuccess || count == 0) {
-    info.reason = error != gpuSuccess
-                      ? fmt::format("no {} device: {}", FT_GPU_RUNTIME_NAME, gpuGetErrorString(error))
-                      : fmt::format("no {} device found", FT_GPU_RUNTIME_NAME);
+    info.reason = error != gpuSuccess ? fmt::format("no {} device: {}", FT_GPU_RUNTIME_NAME,
+                                                    gpuGetErrorString(error))
+                                      : fmt::format("no {} device found", FT_GPU_RUNTIME_NAME);
     static_cast<void>(gpuGetLastError());  // the probe's error is not a launch error
     return info;
   }
@@ -134,12 +137,14 @@ void GpuBackend::deallocate(void* ptr, std::size_t bytes) { allocator_.deallocat
 
 void GpuBackend::copy_from_host(void* dst, const void* src_host, std::size_t bytes) {
   if (bytes == 0) return;
-  check(gpuMemcpyAsync(dst, src_host, bytes, gpuMemcpyHostToDevice, native(stream())), "copy to device");
+  check(gpuMemcpyAsync(dst, src_host, bytes, gpuMemcpyHostToDevice, native(stream())),
+        "copy to device");
   check(gpuStreamSynchronize(native(stream_)), "copy to device");  // src_host may go away
 }
 void GpuBackend::copy_to_host(void* dst_host, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
-  check(gpuMemcpyAsync(dst_host, src, bytes, gpuMemcpyDeviceToHost, native(stream())), "copy to host");
+  check(gpuMemcpyAsync(dst_host, src, bytes, gpuMemcpyDeviceToHost, native(stream())),
+        "copy to host");
   check(gpuStreamSynchronize(native(stream_)), "copy to host");
 }
 void GpuBackend::copy(void* dst, const void* src, std::size_t bytes) {
@@ -162,16 +167,17 @@ void GpuBackend::release_cached_memory() {
 
 // ---- GEMMs ---------------------------------------------------------------------------------
 
-void GpuBackend::gemm_widened(const float* a, float* c, std::int64_t m, bool transpose_w,
-                              bool accumulate, std::int64_t rows, std::int64_t cols,
-                              const std::function<void(std::int64_t, std::int64_t, float*)>& widen) {
+void GpuBackend::gemm_widened(
+    const float* a, float* c, std::int64_t m, bool transpose_w, bool accumulate, std::int64_t rows,
+    std::int64_t cols, const std::function<void(std::int64_t, std::int64_t, float*)>& widen) {
   constexpr std::size_t kDeviceTileBytes = std::size_t{64} << 20;  // bigger tiles: fewer launches
   const RowTiledWeight w{rows, cols, widen};
-  const Scratch tile(*this, static_cast<std::size_t>(rows_per_tile(w, kDeviceTileBytes) * cols) *
-                                sizeof(float));
-  gemm_by_row_tiles(a, c, m, transpose_w, accumulate, w,
-                    [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) { blas_->gemm(g, lda, ldc); },
-                    tile.as<float>(), kDeviceTileBytes);
+  const Scratch tile(
+      *this, static_cast<std::size_t>(rows_per_tile(w, kDeviceTileBytes) * cols) * sizeof(float));
+  gemm_by_row_tiles(
+      a, c, m, transpose_w, accumulate, w,
+      [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) { blas_->gemm(g, lda, ldc); },
+      tile.as<float>(), kDeviceTileBytes);
 }
 
 void GpuBackend::gemm(const GemmArgs& args) {
@@ -183,9 +189,9 @@ void GpuBackend::gemm(const GemmArgs& args) {
   const Stored type = stored(args.b_dtype, "gemm B");
   if (blas_->has_half_gemm() && args.k > 0) {
     // Half-precision products with f32 accumulation: A rounded to B's dtype.
-    const std::int64_t a_elements =
-        args.batch > 1 && args.stride_a != 0 ? args.stride_a * (args.batch - 1) + args.m * args.k
-                                             : args.m * args.k;
+    const std::int64_t a_elements = args.batch > 1 && args.stride_a != 0
+                                        ? args.stride_a * (args.batch - 1) + args.m * args.k
+                                        : args.m * args.k;
     const Scratch a_half(*this, static_cast<std::size_t>(a_elements) * 2);
     launch_cast(args.a, Stored::f32, a_half.as<void>(), type, a_elements, s);
     check_launch("gemm (rounding A)");
@@ -207,7 +213,8 @@ void GpuBackend::gemm(const GemmArgs& args) {
   const Scratch wide(*this, static_cast<std::size_t>(matrix * items) * sizeof(float));
   const auto* bytes = static_cast<const std::uint16_t*>(args.b);
   for (std::int64_t b = 0; b < items; ++b)
-    launch_cast(bytes + b * args.stride_b, type, wide.as<float>() + b * matrix, Stored::f32, matrix, s);
+    launch_cast(bytes + b * args.stride_b, type, wide.as<float>() + b * matrix, Stored::f32, matrix,
+                s);
   check_launch("gemm (widening B)");
   GemmArgs widened = args;
   widened.b = wide.as<float>();
@@ -219,7 +226,8 @@ void GpuBackend::gemm(const GemmArgs& args) {
 void GpuBackend::gemm_4bit(const Gemm4bitArgs& args) {
   const Weight4bitView& v = args.w;
   if (v.block_size < 2 || v.rows < 0 || v.cols < 0)
-    throw Error(fmt::format("{} backend: gemm_4bit: a 4-bit weight needs rows, cols and a block size", name()));
+    throw Error(fmt::format(
+        "{} backend: gemm_4bit: a 4-bit weight needs rows, cols and a block size", name()));
   const Stream s = stream();
   Weight4bit w;
   w.packed = v.packed;
@@ -266,8 +274,9 @@ void GpuBackend::rope(const RopeArgs& a) {
     throw Error(fmt::format("rope: head_dim {} is odd; rotary needs pairs", a.head_dim));
   const std::int64_t half = a.head_dim / 2;
   const Scratch inv_freq(*this, static_cast<std::size_t>(half) * sizeof(float));
-  check(gpuMemcpyAsync(inv_freq.as<void>(), a.inv_freq_host, static_cast<std::size_t>(half) * sizeof(float),
-                       gpuMemcpyHostToDevice, native(stream())),
+  check(gpuMemcpyAsync(inv_freq.as<void>(), a.inv_freq_host,
+                       static_cast<std::size_t>(half) * sizeof(float), gpuMemcpyHostToDevice,
+                       native(stream())),
         "rope frequencies");
   launch_rope(a.x, a.out, a.positions, inv_freq.as<float>(), a.n_tokens, a.heads, a.head_dim,
               a.inverse, stream_);
@@ -283,20 +292,22 @@ AttentionShape shape_of(std::int64_t batch, std::int64_t seq, std::int64_t q_hea
     throw Error(fmt::format("{} backend: attention: head_dim {} is above the {} the kernels take",
                             backend_name(), head_dim, kMaxHeadDim));
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
-    throw Error(fmt::format("attention: {} query heads are not a multiple of {} kv heads", q_heads, kv_heads));
+    throw Error(fmt::format("attention: {} query heads are not a multiple of {} kv heads", q_heads,
+                            kv_heads));
   return AttentionShape{batch, seq, q_heads, kv_heads, head_dim, scale, window};
 }
 
 }  // namespace
 
 void GpuBackend::attention_forward(const AttentionForwardArgs& a) {
-  launch_attention_forward(a.q, a.k, a.v, a.doc_ids, a.out, a.lse,
-                           shape_of(a.batch, a.seq, a.q_heads, a.kv_heads, a.head_dim, a.scale, a.window),
-                           stream());
+  launch_attention_forward(
+      a.q, a.k, a.v, a.doc_ids, a.out, a.lse,
+      shape_of(a.batch, a.seq, a.q_heads, a.kv_heads, a.head_dim, a.scale, a.window), stream());
   check_launch("attention_forward");
 }
 void GpuBackend::attention_backward(const AttentionBackwardArgs& a) {
-  const AttentionShape s = shape_of(a.batch, a.seq, a.q_heads, a.kv_heads, a.head_dim, a.scale, a.window);
+  const AttentionShape s =
+      shape_of(a.batch, a.seq, a.q_heads, a.kv_heads, a.head_dim, a.scale, a.window);
   const Scratch delta(*this, static_cast<std::size_t>(a.batch * a.q_heads * a.seq) * sizeof(float));
   launch_attention_backward(a.q, a.k, a.v, a.doc_ids, a.out, a.lse, a.d_out, a.dq, a.dk, a.dv,
                             delta.as<float>(), s, stream());
@@ -319,8 +330,9 @@ void GpuBackend::cross_entropy_forward(const CrossEntropyForwardArgs& a) {
   int bad_target = 0;
   copy_to_host(&bad_target, bad.as<void>(), sizeof bad_target);
   if (bad_target)
-    throw Error(fmt::format("cross_entropy: a target is outside [0, {}) and is not the ignore index {}",
-                            a.vocab, a.ignore_index));
+    throw Error(
+        fmt::format("cross_entropy: a target is outside [0, {}) and is not the ignore index {}",
+                    a.vocab, a.ignore_index));
 }
 void GpuBackend::cross_entropy_backward(const CrossEntropyBackwardArgs& a) {
   launch_cross_entropy_backward(a.logits, a.lse, a.targets, a.rows, a.vocab, a.ignore_index,
@@ -344,8 +356,8 @@ void GpuBackend::sum_rows(const SumRowsArgs& a) {
   check_launch("sum_rows");
 }
 void GpuBackend::cast(const CastArgs& a) {
-  launch_cast(a.src, stored(a.src_dtype, "cast source"), a.dst, stored(a.dst_dtype, "cast target"), a.n,
-              stream());
+  launch_cast(a.src, stored(a.src_dtype, "cast source"), a.dst, stored(a.dst_dtype, "cast target"),
+              a.n, stream());
   check_launch("cast");
 }
 void GpuBackend::dropout(const DropoutArgs& a) {
@@ -354,8 +366,8 @@ void GpuBackend::dropout(const DropoutArgs& a) {
 }
 void GpuBackend::adamw_step(const AdamWStepArgs& a) {
   if (a.step < 1) throw Error(fmt::format("adamw: step {} must be >= 1 (it is 1-based)", a.step));
-  launch_adamw(a.param, a.grad, a.m, a.v, a.n, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step,
-               stream());
+  launch_adamw(a.param, a.grad, a.m, a.v, a.n, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay,
+               a.step, stream());
   check_launch("adamw_step");
 }
 void GpuBackend::sgd_step(const SgdStepArgs& a) {

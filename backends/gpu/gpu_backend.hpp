@@ -107,9 +107,9 @@ class GpuBackend final : public Backend {
   CachingAllocator allocator_;
   Stream stream_ = nullptr;
   std::unique_ptr<Blas> blas_;
-  float* nf4_table_ = nullptr;     // 16 floats
-  float* fp4_table_ = nullptr;     // 16 floats
-  float* dynamic_map_ = nullptr;   // 256 floats
+  float* nf4_table_ = nullptr;    // 16 floats
+  float* fp4_table_ = nullptr;    // 16 floats
+  float* dynamic_map_ = nullptr;  // 256 floats
 };
 
 }  // namespace ft::backends::gpu

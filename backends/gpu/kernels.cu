@@ -50,7 +50,7 @@ __device__ inline std::uint16_t f32_to_f16(float f) {  // round to nearest even
   const std::uint32_t u = __float_as_uint(f);
   const std::uint32_t sign = (u >> 16) & 0x8000u;
   const std::uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u);  // NaN
+  if (abs > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u);   // NaN
   if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow: Inf
   if (abs < 0x38800000u) {  // subnormal or zero in f16: value / 2^-24, rounded
     const float scaled = __uint_as_float(abs) * 16777216.0f;
@@ -69,7 +69,8 @@ __device__ inline void store(void* p, Stored type, std::int64_t i, float value) 
   if (type == Stored::f32)
     static_cast<float*>(p)[i] = value;
   else
-    static_cast<std::uint16_t*>(p)[i] = type == Stored::bf16 ? f32_to_bf16(value) : f32_to_f16(value);
+    static_cast<std::uint16_t*>(p)[i] =
+        type == Stored::bf16 ? f32_to_bf16(value) : f32_to_f16(value);
 }
 
 __device__ inline float lane_sum(float v) {
@@ -114,9 +115,9 @@ __device__ inline float block_max(float v, float* shared) {
   return m;
 }
 
-#define FT_GRID_LOOP(i, n)                                                             \
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; \
-       i < (n); i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+#define FT_GRID_LOOP(i, n)                                                                         \
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
 
 // ---- casts and embeddings -------------------------------------------------------------------
 
@@ -150,7 +151,8 @@ __global__ void rmsnorm_forward_kernel(const float* x, const void* w, Stored wt,
   for (std::int64_t c = threadIdx.x; c < dim; c += blockDim.x) sq += xr[c] * xr[c];
   const float r = rsqrtf(block_sum(sq, shared) / static_cast<float>(dim) + eps);
   if (threadIdx.x == 0) rstd[row] = r;
-  for (std::int64_t c = threadIdx.x; c < dim; c += blockDim.x) y[row * dim + c] = xr[c] * r * load(w, wt, c);
+  for (std::int64_t c = threadIdx.x; c < dim; c += blockDim.x)
+    y[row * dim + c] = xr[c] * r * load(w, wt, c);
 }
 
 // dx = rstd * (dy*w - xhat * mean(dy*w * xhat))
@@ -213,13 +215,15 @@ __device__ inline bool attends(const std::int32_t* doc, std::int64_t b, std::int
 }
 
 // Lane `lane`'s values of a row: elements lane, lane + 32, ... below head_dim.
-__device__ inline void load_row(const float* row, int lane, std::int64_t d, float (&out)[kPerLane]) {
+__device__ inline void load_row(const float* row, int lane, std::int64_t d,
+                                float (&out)[kPerLane]) {
   for (int e = 0; e < kPerLane; ++e) {
     const std::int64_t c = lane + static_cast<std::int64_t>(e) * kLanes;
     out[e] = c < d ? row[c] : 0.0f;
   }
 }
-__device__ inline float dot_row(const float (&a)[kPerLane], const float* row, int lane, std::int64_t d) {
+__device__ inline float dot_row(const float (&a)[kPerLane], const float* row, int lane,
+                                std::int64_t d) {
   float s = 0;
   for (int e = 0; e < kPerLane; ++e) {
     const std::int64_t c = lane + static_cast<std::int64_t>(e) * kLanes;
@@ -233,7 +237,8 @@ __global__ void attention_forward_kernel(const float* q, const float* k, const f
                                          const std::int32_t* doc, float* out, float* lse,
                                          AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row =
+      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
   if (row >= s.batch * s.q_heads * s.seq) return;
   const std::int64_t i = row % s.seq, h = (row / s.seq) % s.q_heads, b = row / (s.seq * s.q_heads);
   const std::int64_t kvh = h / (s.q_heads / s.kv_heads), D = s.head_dim;
@@ -269,7 +274,8 @@ __global__ void attention_forward_kernel(const float* q, const float* k, const f
 __global__ void attention_delta_kernel(const float* out, const float* d_out, float* delta,
                                        AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row =
+      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
   if (row >= s.batch * s.q_heads * s.seq) return;
   const std::int64_t i = row % s.seq, h = (row / s.seq) % s.q_heads, b = row / (s.seq * s.q_heads);
   const std::int64_t offset = ((b * s.seq + i) * s.q_heads + h) * s.head_dim;
@@ -284,12 +290,14 @@ __global__ void attention_dq_kernel(const float* q, const float* k, const float*
                                     const std::int32_t* doc, const float* lse, const float* delta,
                                     const float* d_out, float* dq, AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row =
+      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
   if (row >= s.batch * s.q_heads * s.seq) return;
   const std::int64_t i = row % s.seq, h = (row / s.seq) % s.q_heads, b = row / (s.seq * s.q_heads);
   const std::int64_t kvh = h / (s.q_heads / s.kv_heads), D = s.head_dim;
   const std::int64_t qi_offset = ((b * s.seq + i) * s.q_heads + h) * D;
-  const float lse_i = lse[(b * s.q_heads + h) * s.seq + i], delta_i = delta[(b * s.q_heads + h) * s.seq + i];
+  const float lse_i = lse[(b * s.q_heads + h) * s.seq + i],
+              delta_i = delta[(b * s.q_heads + h) * s.seq + i];
   float qi[kPerLane], doi[kPerLane], acc[kPerLane] = {};
   load_row(q + qi_offset, lane, D, qi);
   load_row(d_out + qi_offset, lane, D, doi);
@@ -316,9 +324,11 @@ __global__ void attention_dkv_kernel(const float* q, const float* k, const float
                                      const std::int32_t* doc, const float* lse, const float* delta,
                                      const float* d_out, float* dk, float* dv, AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row =
+      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
   if (row >= s.batch * s.kv_heads * s.seq) return;
-  const std::int64_t j = row % s.seq, kvh = (row / s.seq) % s.kv_heads, b = row / (s.seq * s.kv_heads);
+  const std::int64_t j = row % s.seq, kvh = (row / s.seq) % s.kv_heads,
+                     b = row / (s.seq * s.kv_heads);
   const std::int64_t group = s.q_heads / s.kv_heads, D = s.head_dim;
   const std::int64_t kj_offset = ((b * s.seq + j) * s.kv_heads + kvh) * D;
   float kj[kPerLane], vj[kPerLane], dk_acc[kPerLane] = {}, dv_acc[kPerLane] = {};
@@ -330,7 +340,8 @@ __global__ void attention_dkv_kernel(const float* q, const float* k, const float
       const std::int64_t qi_offset = ((b * s.seq + i) * s.q_heads + h) * D;
       const float* qi = q + qi_offset;
       const float* doi = d_out + qi_offset;
-      const float p = expf(s.scale * dot_row(kj, qi, lane, D) - lse[(b * s.q_heads + h) * s.seq + i]);
+      const float p =
+          expf(s.scale * dot_row(kj, qi, lane, D) - lse[(b * s.q_heads + h) * s.seq + i]);
       const float ds = p * (dot_row(vj, doi, lane, D) - delta[(b * s.q_heads + h) * s.seq + i]);
       for (int e = 0; e < kPerLane; ++e) {
         const std::int64_t c = lane + static_cast<std::int64_t>(e) * kLanes;
@@ -354,7 +365,8 @@ __global__ void attention_dkv_kernel(const float* q, const float* k, const float
 
 __device__ inline float sigmoid(float g) { return 1.0f / (1.0f + expf(-g)); }
 
-__global__ void swiglu_forward_kernel(const float* gate, const float* up, float* out, std::int64_t n) {
+__global__ void swiglu_forward_kernel(const float* gate, const float* up, float* out,
+                                      std::int64_t n) {
   FT_GRID_LOOP(i, n) out[i] = gate[i] * sigmoid(gate[i]) * up[i];
 }
 __global__ void swiglu_backward_kernel(const float* gate, const float* up, const float* d_out,
@@ -400,7 +412,8 @@ __global__ void cross_entropy_backward_kernel(float* logits, const float* lse,
   FT_GRID_LOOP(i, rows * vocab) {
     const std::int64_t r = i / vocab, c = i % vocab;
     const std::int32_t t = targets[r];
-    logits[i] = t == ignore_index ? 0.0f : grad_scale * (expf(logits[i] - lse[r]) - (c == t ? 1.0f : 0.0f));
+    logits[i] =
+        t == ignore_index ? 0.0f : grad_scale * (expf(logits[i] - lse[r]) - (c == t ? 1.0f : 0.0f));
   }
 }
 
@@ -453,8 +466,9 @@ __global__ void reduce_partials_kernel(const float* x, std::int64_t n, int what,
   double sum = 0;
   FT_GRID_LOOP(i, n) {
     const float xi = x[i];
-    sum += what == 0 ? static_cast<double>(xi)
-                     : what == 1 ? static_cast<double>(xi) * xi : (isfinite(xi) ? 0.0 : 1.0);
+    sum += what == 0   ? static_cast<double>(xi)
+           : what == 1 ? static_cast<double>(xi) * xi
+                       : (isfinite(xi) ? 0.0 : 1.0);
   }
   shared[threadIdx.x] = sum;
   __syncthreads();
@@ -473,13 +487,14 @@ __global__ void reduce_final_kernel(const double* partials, int count, double* r
 
 // ---- 4-bit dequantisation ----------------------------------------------------------------
 
-__global__ void dequantize_4bit_kernel(Weight4bit w, std::int64_t first, std::int64_t count, float* out) {
+__global__ void dequantize_4bit_kernel(Weight4bit w, std::int64_t first, std::int64_t count,
+                                       float* out) {
   FT_GRID_LOOP(k, count) {
     const std::int64_t i = first + k, block = i / w.block_size;
-    const float absmax = w.double_quant
-                             ? w.dynamic_map[w.absmax_codes[block]] * w.absmax_scales[block / 256] +
-                                   w.absmax_offset
-                             : w.absmax[block];
+    const float absmax =
+        w.double_quant
+            ? w.dynamic_map[w.absmax_codes[block]] * w.absmax_scales[block / 256] + w.absmax_offset
+            : w.absmax[block];
     const std::uint8_t byte = w.packed[i >> 1];
     out[k] = w.code_table[(i & 1) ? (byte & 0x0f) : (byte >> 4)] * absmax;
   }
@@ -517,8 +532,8 @@ void launch_rmsnorm_backward(const float* x, const void* w, Stored wt, const flo
                              std::int64_t dim, Stream stream) {
   if (rows == 0) return;
   if (d_weight != nullptr)  // before dx: dx may alias dy
-    rmsnorm_backward_dw_kernel<<<blocks_for(dim), kThreads, 0, as_stream(stream)>>>(x, rstd, dy, d_weight,
-                                                                                     rows, dim);
+    rmsnorm_backward_dw_kernel<<<blocks_for(dim), kThreads, 0, as_stream(stream)>>>(
+        x, rstd, dy, d_weight, rows, dim);
   rmsnorm_backward_dx_kernel<<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(
       x, w, wt, rstd, dy, dx, dim);
 }
@@ -528,8 +543,8 @@ void launch_rope(const float* x, float* out, const std::int32_t* positions, cons
                  Stream stream) {
   const std::int64_t n = n_tokens * heads * (head_dim / 2);
   if (n > 0)
-    rope_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(x, out, positions, inv_freq, n_tokens,
-                                                                   heads, head_dim, inverse ? -1.0f : 1.0f);
+    rope_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(
+        x, out, positions, inv_freq, n_tokens, heads, head_dim, inverse ? -1.0f : 1.0f);
 }
 
 namespace {
@@ -538,34 +553,39 @@ unsigned row_groups(std::int64_t rows) {
 }
 }  // namespace
 
-void launch_attention_forward(const float* q, const float* k, const float* v, const std::int32_t* doc,
-                              float* out, float* lse, const AttentionShape& s, Stream stream) {
+void launch_attention_forward(const float* q, const float* k, const float* v,
+                              const std::int32_t* doc, float* out, float* lse,
+                              const AttentionShape& s, Stream stream) {
   const std::int64_t rows = s.batch * s.q_heads * s.seq;
   if (rows > 0)
     attention_forward_kernel<<<row_groups(rows), kRowsPerBlock * kLanes, 0, as_stream(stream)>>>(
         q, k, v, doc, out, lse, s);
 }
-void launch_attention_backward(const float* q, const float* k, const float* v, const std::int32_t* doc,
-                               const float* out, const float* lse, const float* d_out, float* dq,
-                               float* dk, float* dv, float* scratch_d, const AttentionShape& s,
-                               Stream stream) {
+void launch_attention_backward(const float* q, const float* k, const float* v,
+                               const std::int32_t* doc, const float* out, const float* lse,
+                               const float* d_out, float* dq, float* dk, float* dv,
+                               float* scratch_d, const AttentionShape& s, Stream stream) {
   const std::int64_t q_rows = s.batch * s.q_heads * s.seq, kv_rows = s.batch * s.kv_heads * s.seq;
   if (q_rows == 0) return;
   const gpuStream_t st = as_stream(stream);
-  attention_delta_kernel<<<row_groups(q_rows), kRowsPerBlock * kLanes, 0, st>>>(out, d_out, scratch_d, s);
-  attention_dq_kernel<<<row_groups(q_rows), kRowsPerBlock * kLanes, 0, st>>>(q, k, v, doc, lse, scratch_d,
-                                                                              d_out, dq, s);
-  attention_dkv_kernel<<<row_groups(kv_rows), kRowsPerBlock * kLanes, 0, st>>>(q, k, v, doc, lse, scratch_d,
-                                                                                d_out, dk, dv, s);
+  attention_delta_kernel<<<row_groups(q_rows), kRowsPerBlock * kLanes, 0, st>>>(out, d_out,
+                                                                                scratch_d, s);
+  attention_dq_kernel<<<row_groups(q_rows), kRowsPerBlock * kLanes, 0, st>>>(
+      q, k, v, doc, lse, scratch_d, d_out, dq, s);
+  attention_dkv_kernel<<<row_groups(kv_rows), kRowsPerBlock * kLanes, 0, st>>>(
+      q, k, v, doc, lse, scratch_d, d_out, dk, dv, s);
 }
 
-void launch_swiglu_forward(const float* gate, const float* up, float* out, std::int64_t n, Stream stream) {
-  if (n > 0) swiglu_forward_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(gate, up, out, n);
+void launch_swiglu_forward(const float* gate, const float* up, float* out, std::int64_t n,
+                           Stream stream) {
+  if (n > 0)
+    swiglu_forward_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(gate, up, out, n);
 }
 void launch_swiglu_backward(const float* gate, const float* up, const float* d_out, float* d_gate,
                             float* d_up, std::int64_t n, Stream stream) {
   if (n > 0)
-    swiglu_backward_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(gate, up, d_out, d_gate, d_up, n);
+    swiglu_backward_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(gate, up, d_out,
+                                                                              d_gate, d_up, n);
 }
 
 void launch_cross_entropy_forward(const float* logits, const std::int32_t* targets, float* loss,
@@ -583,44 +603,51 @@ void launch_cross_entropy_backward(float* logits, const float* lse, const std::i
         logits, lse, targets, rows, vocab, ignore_index, grad_scale);
 }
 
-void launch_binary(const float* a, const float* b, float* out, std::int64_t n, int op, Stream stream) {
+void launch_binary(const float* a, const float* b, float* out, std::int64_t n, int op,
+                   Stream stream) {
   if (n > 0) binary_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(a, b, out, n, op);
 }
-void launch_axpby(const float* x, float* y, std::int64_t n, float alpha, float beta, Stream stream) {
+void launch_axpby(const float* x, float* y, std::int64_t n, float alpha, float beta,
+                  Stream stream) {
   if (n > 0) axpby_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(x, y, n, alpha, beta);
 }
 void launch_bias_add(float* x, const void* bias, Stored type, std::int64_t rows, std::int64_t cols,
                      Stream stream) {
   if (rows * cols > 0)
-    bias_add_kernel<<<blocks_for(rows * cols), kThreads, 0, as_stream(stream)>>>(x, bias, type, rows, cols);
+    bias_add_kernel<<<blocks_for(rows * cols), kThreads, 0, as_stream(stream)>>>(x, bias, type,
+                                                                                 rows, cols);
 }
-void launch_sum_rows(const float* x, float* out, std::int64_t rows, std::int64_t cols, bool accumulate,
-                     Stream stream) {
+void launch_sum_rows(const float* x, float* out, std::int64_t rows, std::int64_t cols,
+                     bool accumulate, Stream stream) {
   if (cols > 0)
-    sum_rows_kernel<<<blocks_for(cols), kThreads, 0, as_stream(stream)>>>(x, out, rows, cols, accumulate);
+    sum_rows_kernel<<<blocks_for(cols), kThreads, 0, as_stream(stream)>>>(x, out, rows, cols,
+                                                                          accumulate);
 }
 void launch_dropout(const float* x, float* out, std::int64_t n, float p, std::uint64_t seed,
                     std::uint64_t offset, Stream stream) {
-  if (n > 0) dropout_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(x, out, n, p, seed, offset);
+  if (n > 0)
+    dropout_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(x, out, n, p, seed, offset);
 }
 void launch_adamw(float* param, const float* grad, float* m, float* v, std::int64_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, std::int64_t step,
                   Stream stream) {
   // The bias corrections in double, then f32, as the CPU kernel computes them.
-  const AdamWConstants c{lr,
-                         beta1,
-                         beta2,
-                         eps,
-                         lr * weight_decay,
-                         static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step))),
-                         static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)))};
-  if (n > 0) adamw_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(param, grad, m, v, n, c);
+  const AdamWConstants c{
+      lr,
+      beta1,
+      beta2,
+      eps,
+      lr * weight_decay,
+      static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step))),
+      static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)))};
+  if (n > 0)
+    adamw_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(param, grad, m, v, n, c);
 }
 void launch_sgd(float* param, const float* grad, float* momentum_buffer, std::int64_t n, float lr,
                 float momentum, float weight_decay, bool nesterov, bool first_step, Stream stream) {
   if (n > 0)
-    sgd_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(param, grad, momentum_buffer, n, lr,
-                                                                  momentum, weight_decay, nesterov, first_step);
+    sgd_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(
+        param, grad, momentum_buffer, n, lr, momentum, weight_decay, nesterov, first_step);
 }
 
 void launch_reduce(const float* x, std::int64_t n, int what, double* partials, double* result,
@@ -633,7 +660,8 @@ void launch_reduce(const float* x, std::int64_t n, int what, double* partials, d
 void launch_dequantize_4bit(const Weight4bit& w, std::int64_t first, std::int64_t count, float* out,
                             Stream stream) {
   if (count > 0)
-    dequantize_4bit_kernel<<<blocks_for(count), kThreads, 0, as_stream(stream)>>>(w, first, count, out);
+    dequantize_4bit_kernel<<<blocks_for(count), kThreads, 0, as_stream(stream)>>>(w, first, count,
+                                                                                  out);
 }
 
 const char* last_launch_error() {

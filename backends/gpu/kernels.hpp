@@ -66,14 +66,13 @@ void launch_cross_entropy_forward(const float* logits, const std::int32_t* targe
                                   float* lse, std::int64_t rows, std::int64_t vocab,
                                   std::int32_t ignore_index, int* bad_target, Stream stream);
 void launch_cross_entropy_backward(float* logits, const float* lse, const std::int32_t* targets,
-                                   std::int64_t rows, std::int64_t vocab,
-                                   std::int32_t ignore_index, float grad_scale, Stream stream);
+                                   std::int64_t rows, std::int64_t vocab, std::int32_t ignore_index,
+                                   float grad_scale, Stream stream);
 
 // op: 0 add, 1 mul.
 void launch_binary(const float* a, const float* b, float* out, std::int64_t n, int op,
                    Stream stream);
-void launch_axpby(const float* x, float* y, std::int64_t n, float alpha, float beta,
-                  Stream stream);
+void launch_axpby(const float* x, float* y, std::int64_t n, float alpha, float beta, Stream stream);
 void launch_bias_add(float* x, const void* bias, Stored bias_type, std::int64_t rows,
                      std::int64_t cols, Stream stream);
 void launch_sum_rows(const float* x, float* out, std::int64_t rows, std::int64_t cols,
@@ -84,8 +83,7 @@ void launch_adamw(float* param, const float* grad, float* m, float* v, std::int6
                   float beta1, float beta2, float eps, float weight_decay, std::int64_t step,
                   Stream stream);
 void launch_sgd(float* param, const float* grad, float* momentum_buffer, std::int64_t n, float lr,
-                float momentum, float weight_decay, bool nesterov, bool first_step,
-                Stream stream);
+                float momentum, float weight_decay, bool nesterov, bool first_step, Stream stream);
 
 // Reductions in a fixed order (so a run repeats bit for bit): per-block partials into
 // `partials` (kReduceBlocks doubles), then one block sums them into *result (device).
@@ -98,17 +96,17 @@ void launch_reduce(const float* x, std::int64_t n, int what, double* partials, d
 struct Weight4bit {
   const std::uint8_t* packed = nullptr;
   std::int64_t rows = 0, cols = 0, block_size = 64;
-  const float* code_table = nullptr;    // 16 floats (NF4 or FP4), device
+  const float* code_table = nullptr;  // 16 floats (NF4 or FP4), device
   bool double_quant = false;
-  const float* absmax = nullptr;              // without double quantisation
+  const float* absmax = nullptr;               // without double quantisation
   const std::uint8_t* absmax_codes = nullptr;  // with it
   const float* absmax_scales = nullptr;        // with it
   const float* dynamic_map = nullptr;          // 256 floats, device, with it
   float absmax_offset = 0.0f;
 };
 // out[count] = W's flat elements [first, first + count), dequantised.
-void launch_dequantize_4bit(const Weight4bit& w, std::int64_t first, std::int64_t count,
-                            float* out, Stream stream);
+void launch_dequantize_4bit(const Weight4bit& w, std::int64_t first, std::int64_t count, float* out,
+                            Stream stream);
 
 // The project's own f32 GEMM (gemm.cu), for platforms without a vendor BLAS: row-major
 // C_b = alpha·op(A_b)·op(B_b) (+ C_b), lda/ldb/ldc row strides, batch item strides (0:

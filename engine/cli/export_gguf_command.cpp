@@ -26,10 +26,10 @@ const CommandSpec kExportGgufCommand{
     .declare =
         [](po::options_description& options, po::options_description&,
            po::positional_options_description&) {
-          options.add_options()                                                      //
-              ("model", po::value<std::string>(), "the model directory")             //
+          options.add_options()                                                       //
+              ("model", po::value<std::string>(), "the model directory")              //
               ("adapter", po::value<std::string>(), "a PEFT adapter to merge first")  //
-              ("out", po::value<std::string>(), "the GGUF file to write")            //
+              ("out", po::value<std::string>(), "the GGUF file to write")             //
               ("type", po::value<std::string>()->default_value("f16"),
                "weights as f32, f16, bf16 or q8_0")  //
               ("name", po::value<std::string>()->default_value(""),

@@ -30,10 +30,14 @@ GgmlType parse_gguf_type(const std::string& name) {
 
 const char* gguf_type_name(GgmlType type) {
   switch (type) {
-    case GgmlType::f32: return "f32";
-    case GgmlType::f16: return "f16";
-    case GgmlType::bf16: return "bf16";
-    case GgmlType::q8_0: return "q8_0";
+    case GgmlType::f32:
+      return "f32";
+    case GgmlType::f16:
+      return "f16";
+    case GgmlType::bf16:
+      return "bf16";
+    case GgmlType::q8_0:
+      return "q8_0";
   }
   return "?";
 }
@@ -84,9 +88,10 @@ Config read_config(const fs::path& model_dir) {
   } else if (c.model_type == "qwen2" || c.model_type == "qwen3") {
     c.arch = c.model_type;
   } else {
-    throw Error(fmt::format("{}: model_type \"{}\": the GGUF export writes llama, mistral, qwen2 "
-                            "and qwen3 models",
-                            path.string(), c.model_type));
+    throw Error(
+        fmt::format("{}: model_type \"{}\": the GGUF export writes llama, mistral, qwen2 "
+                    "and qwen3 models",
+                    path.string(), c.model_type));
   }
   c.hidden = integer("hidden_size", 0);
   c.intermediate = integer("intermediate_size", 0);
@@ -101,8 +106,9 @@ Config read_config(const fs::path& model_dir) {
   if (const auto it = j.find("rope_scaling"); it != j.end() && it->is_object()) {
     const std::string type = it->value("rope_type", it->value("type", std::string()));
     if (type != "linear" && type != "default")
-      throw Error(fmt::format("{}: rope_scaling type \"{}\" is not exported to GGUF yet (linear is)",
-                              path.string(), type));
+      throw Error(
+          fmt::format("{}: rope_scaling type \"{}\" is not exported to GGUF yet (linear is)",
+                      path.string(), type));
     if (type == "linear") c.linear_rope_factor = it->value("factor", 1.0);
   }
   return c;
@@ -155,7 +161,8 @@ std::vector<std::uint8_t> encode(const std::vector<float>& values, GgmlType type
     case GgmlType::f16:
     case GgmlType::bf16:
       for (std::size_t i = 0; i < values.size(); ++i) {
-        const std::uint16_t h = type == GgmlType::f16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+        const std::uint16_t h =
+            type == GgmlType::f16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
         std::memcpy(out.data() + 2 * i, &h, 2);
       }
       break;
@@ -170,7 +177,8 @@ std::vector<std::uint8_t> encode(const std::vector<float>& values, GgmlType type
         const std::uint16_t dh = f32_to_f16(d);
         std::memcpy(block, &dh, 2);
         for (int k = 0; k < 32; ++k)
-          block[2 + k] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(x[k] * id)));
+          block[2 + k] =
+              static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(x[k] * id)));
       }
       break;
   }
@@ -180,12 +188,16 @@ std::vector<std::uint8_t> encode(const std::vector<float>& values, GgmlType type
 // tokenizer.ggml.token_type: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
 std::int32_t token_type(const tok::TokenizerModel& m, std::size_t id) {
   switch (m.kinds[id]) {
-    case tok::TokenKind::normal: return 1;
-    case tok::TokenKind::byte: return 6;
+    case tok::TokenKind::normal:
+      return 1;
+    case tok::TokenKind::byte:
+      return 6;
     case tok::TokenKind::special:
       return m.unk && static_cast<std::size_t>(*m.unk) == id ? 2 : 3;
-    case tok::TokenKind::added: return 4;
-    case tok::TokenKind::unused: return 5;
+    case tok::TokenKind::added:
+      return 4;
+    case tok::TokenKind::unused:
+      return 5;
   }
   return 1;
 }
@@ -198,8 +210,8 @@ void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::pat
   const std::size_t n = m.pieces.size();
   const std::size_t total = rows > 0 ? static_cast<std::size_t>(rows) : n;
   if (total < n)
-    throw Error(fmt::format("{}: {} tokens, but the model's embeddings have only {} rows",
-                            m.source, n, total));
+    throw Error(fmt::format("{}: {} tokens, but the model's embeddings have only {} rows", m.source,
+                            n, total));
   std::vector<std::int32_t> types(total, 5);  // padding: unused
   for (std::size_t id = 0; id < n; ++id) types[id] = token_type(m, id);
   const auto padded = [&](std::vector<std::string> tokens) {
@@ -239,9 +251,10 @@ void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::pat
         {"gpt2", "gpt-2"}, {"llama3", "llama-bpe"}, {"qwen2", "qwen2"}};
     const auto it = pre.find(m.family);
     if (it == pre.end())
-      throw Error(fmt::format("{}: a byte-level tokenizer with a pre-tokenizer of its own "
-                              "(\"{}\"): the GGUF export writes GPT-2, Llama 3 and Qwen2 ones",
-                              m.source, m.family));
+      throw Error(
+          fmt::format("{}: a byte-level tokenizer with a pre-tokenizer of its own "
+                      "(\"{}\"): the GGUF export writes GPT-2, Llama 3 and Qwen2 ones",
+                      m.source, m.family));
     w.add("tokenizer.ggml.model", std::string("gpt2"));
     w.add("tokenizer.ggml.pre", it->second);
     // Vocabulary pieces are raw bytes here; GGUF keeps them as GPT-2's byte-to-unicode
@@ -263,14 +276,18 @@ void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::pat
   if (m.bos) w.add("tokenizer.ggml.bos_token_id", static_cast<std::uint32_t>(*m.bos));
   if (m.eos) w.add("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(*m.eos));
   if (m.unk) w.add("tokenizer.ggml.unknown_token_id", static_cast<std::uint32_t>(*m.unk));
-  w.add("tokenizer.ggml.add_bos_token", m.bos && std::find(m.prefix.begin(), m.prefix.end(), *m.bos) != m.prefix.end());
-  w.add("tokenizer.ggml.add_eos_token", m.eos && std::find(m.suffix.begin(), m.suffix.end(), *m.eos) != m.suffix.end());
+  const auto holds = [](const std::vector<std::int32_t>& ids, std::optional<std::int32_t> id) {
+    return id && std::find(ids.begin(), ids.end(), *id) != ids.end();
+  };
+  w.add("tokenizer.ggml.add_bos_token", holds(m.prefix, m.bos));
+  w.add("tokenizer.ggml.add_eos_token", holds(m.suffix, m.eos));
 
   if (model_dir.empty()) return;
   std::ifstream config_in(model_dir / "tokenizer_config.json");
   if (config_in) {
     const json config = json::parse(config_in, nullptr, /*allow_exceptions=*/false);
-    if (config.is_object() && config.contains("chat_template") && config["chat_template"].is_string())
+    if (config.is_object() && config.contains("chat_template") &&
+        config["chat_template"].is_string())
       w.add("tokenizer.chat_template", config["chat_template"].get<std::string>());
   }
 }

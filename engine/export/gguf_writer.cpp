@@ -1,7 +1,6 @@
 #include "engine/export/gguf_writer.hpp"
 
 #include <fmt/format.h>
-
 #include <unistd.h>
 
 #include <cerrno>
@@ -71,10 +70,13 @@ void put_value(Buffer& b, const GgufWriter::Value& value) {
 
 std::uint64_t ggml_nbytes(GgmlType type, std::uint64_t n) {
   switch (type) {
-    case GgmlType::f32: return 4 * n;
+    case GgmlType::f32:
+      return 4 * n;
     case GgmlType::f16:
-    case GgmlType::bf16: return 2 * n;
-    case GgmlType::q8_0: return n / 32 * 34;  // f16 scale + 32 int8 per block
+    case GgmlType::bf16:
+      return 2 * n;
+    case GgmlType::q8_0:
+      return n / 32 * 34;  // f16 scale + 32 int8 per block
   }
   return 0;
 }

@@ -29,8 +29,9 @@ std::uint64_t ggml_nbytes(GgmlType type, std::uint64_t n);
 
 class GgufWriter {
  public:
-  using Value = std::variant<std::uint32_t, std::int32_t, float, bool, std::string,
-                             std::vector<std::string>, std::vector<std::int32_t>, std::vector<float>>;
+  using Value =
+      std::variant<std::uint32_t, std::int32_t, float, bool, std::string, std::vector<std::string>,
+                   std::vector<std::int32_t>, std::vector<float>>;
 
   // Keys keep the order they were added in; adding a key twice is an ft::Error.
   void add(std::string key, Value value);

@@ -19,11 +19,9 @@ std::vector<float> random_values(std::size_t n, std::uint32_t seed, float lo, fl
   return v;
 }
 
-Tensor random_tensor(const Shape& shape, Backend& backend, std::uint32_t seed, float lo,
-                     float hi) {
-  return Tensor::from_vector(random_values(static_cast<std::size_t>(shape_numel(shape)), seed, lo,
-                                           hi),
-                             shape, backend);
+Tensor random_tensor(const Shape& shape, Backend& backend, std::uint32_t seed, float lo, float hi) {
+  return Tensor::from_vector(
+      random_values(static_cast<std::size_t>(shape_numel(shape)), seed, lo, hi), shape, backend);
 }
 
 std::string GradientReport::summary() const {
@@ -33,8 +31,8 @@ std::string GradientReport::summary() const {
   const std::size_t shown = std::min<std::size_t>(mismatches.size(), 20);
   for (std::size_t k = 0; k < shown; ++k) {
     const GradientMismatch& m = mismatches[k];
-    out += fmt::format("input {} element {}: autograd {:.6g}, finite differences {:.6g}\n",
-                       m.input, m.element, m.analytic, m.numeric);
+    out += fmt::format("input {} element {}: autograd {:.6g}, finite differences {:.6g}\n", m.input,
+                       m.element, m.analytic, m.numeric);
   }
   if (mismatches.size() > shown)
     out += fmt::format("... {} more mismatches\n", mismatches.size() - shown);
@@ -72,7 +70,8 @@ GradientReport check_gradients(const std::function<Tensor(const std::vector<Tens
     const std::vector<float> analytic = x.grad().to_vector();
     std::vector<float> values = x.to_vector();
     const std::size_t n = values.size();
-    const std::size_t step = std::max<std::size_t>(1, n / std::max<std::size_t>(1, options.max_checks));
+    const std::size_t step =
+        std::max<std::size_t>(1, n / std::max<std::size_t>(1, options.max_checks));
     for (std::size_t e = 0; e < n; e += step) {
       const float original = values[e];
       const auto loss_at = [&](float value) {

@@ -33,7 +33,8 @@ namespace {
 fs::path installed_plugin(const std::string& name) {
   boost::dll::fs::error_code error;
   const boost::dll::fs::path sdk = boost::dll::this_line_location(error);
-  if (error) throw Error(fmt::format("load_backend: cannot locate the SDK library: {}", error.message()));
+  if (error)
+    throw Error(fmt::format("load_backend: cannot locate the SDK library: {}", error.message()));
   return fs::path(sdk.string()).parent_path() / "ftengine" / "plugins" /
          fmt::format("libftengine-backend-{}.so", name);
 }
@@ -56,10 +57,12 @@ LoadedBackend load_backend(const std::string& name_or_path) {
   const PluginDescriptor* d =
       impl->library.get_alias<const PluginDescriptor*()>(kPluginDescriptorSymbol)();
   if (d == nullptr || d->abi_major != kAbiMajor || d->abi_minor > kAbiMinor)
-    throw Error(fmt::format("load_backend: {}: built for ABI {}.{}, this SDK is {}.{}", path.string(),
-                            d ? d->abi_major : 0, d ? d->abi_minor : 0, kAbiMajor, kAbiMinor));
+    throw Error(fmt::format("load_backend: {}: built for ABI {}.{}, this SDK is {}.{}",
+                            path.string(), d ? d->abi_major : 0, d ? d->abi_minor : 0, kAbiMajor,
+                            kAbiMinor));
   if (std::string_view(d->kind) != "backend")
-    throw Error(fmt::format("load_backend: {}: a plugin of kind {}, not a backend", path.string(), d->kind));
+    throw Error(fmt::format("load_backend: {}: a plugin of kind {}, not a backend", path.string(),
+                            d->kind));
   impl->object = d->create();
   impl->backend = dynamic_cast<Backend*>(impl->object.get());
   if (impl->backend == nullptr)

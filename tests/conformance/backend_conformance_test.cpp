@@ -65,7 +65,8 @@ Result run(Backend& be, const Make& make, const Op& op) {
   Tensor y = op(in);
   Result r{y.to_vector(), {}};
   if (y.requires_grad()) {
-    const std::vector<float> cotangent = conformance::random_values(static_cast<std::size_t>(y.numel()), 99);
+    const std::vector<float> cotangent =
+        conformance::random_values(static_cast<std::size_t>(y.numel()), 99);
     y.backward(Tensor::from_vector(cotangent, y.shape(), be));
   }
   for (const Tensor& t : in)
@@ -112,12 +113,21 @@ class BackendConformance : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(BackendConformance, LinearAndMatmul) {
-  expect_matches([](Backend& be) { return Inputs{values(be, {5, 7}, 1), values(be, {6, 7}, 2), values(be, {6}, 3)}; },
-                 [](const Inputs& in) { return ops::linear(in[0], in[1], in[2]); });
-  expect_matches([](Backend& be) { return Inputs{values(be, {2, 3, 4}, 4), values(be, {2, 4, 5}, 5)}; },
-                 [](const Inputs& in) { return ops::matmul(in[0], in[1]); });
-  expect_matches([](Backend& be) { return Inputs{values(be, {2, 3, 4}, 6), values(be, {4, 5}, 7)}; },
-                 [](const Inputs& in) { return ops::matmul(in[0], in[1]); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {5, 7}, 1), values(be, {6, 7}, 2), values(be, {6}, 3)};
+      },
+      [](const Inputs& in) { return ops::linear(in[0], in[1], in[2]); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {2, 3, 4}, 4), values(be, {2, 4, 5}, 5)};
+      },
+      [](const Inputs& in) { return ops::matmul(in[0], in[1]); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {2, 3, 4}, 6), values(be, {4, 5}, 7)};
+      },
+      [](const Inputs& in) { return ops::matmul(in[0], in[1]); });
 }
 
 // A GPU backend may compute on a bf16/f16 weight in that dtype (the activation rounded to
@@ -138,58 +148,82 @@ TEST_P(BackendConformance, LinearOnAFrozenHalfPrecisionWeight) {
 }
 
 TEST_P(BackendConformance, Linear4bit) {
-  for (const Quant4bitOptions q : {Quant4bitOptions{QuantType::nf4, 64, true},
-                                   Quant4bitOptions{QuantType::fp4, 32, false}}) {
+  for (const Quant4bitOptions q :
+       {Quant4bitOptions{QuantType::nf4, 64, true}, Quant4bitOptions{QuantType::fp4, 32, false}}) {
     expect_matches(
-        [](Backend& be) { return Inputs{values(be, {4, 96}, 10), values(be, {40, 96}, 11, false)}; },
+        [](Backend& be) {
+          return Inputs{values(be, {4, 96}, 10), values(be, {40, 96}, 11, false)};
+        },
         [q](const Inputs& in) { return ops::linear_4bit(in[0], ops::quantize_4bit(in[1], q)); });
   }
 }
 
 TEST_P(BackendConformance, Embedding) {
-  expect_matches([](Backend& be) { return Inputs{ints(be, {3, 1, 3, 0, 7}, {5}), values(be, {8, 6}, 12)}; },
-                 [](const Inputs& in) { return ops::embedding(in[0], in[1]); });
   expect_matches(
       [](Backend& be) {
-        return Inputs{ints(be, {2, 2, 5}, {3}), ops::cast(values(be, {8, 6}, 13, false), DType::bf16)};
+        return Inputs{ints(be, {3, 1, 3, 0, 7}, {5}), values(be, {8, 6}, 12)};
+      },
+      [](const Inputs& in) { return ops::embedding(in[0], in[1]); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{ints(be, {2, 2, 5}, {3}),
+                      ops::cast(values(be, {8, 6}, 13, false), DType::bf16)};
       },
       [](const Inputs& in) { return ops::embedding(in[0], in[1]); });
 }
 
 TEST_P(BackendConformance, RmsNormAndRope) {
-  expect_matches([](Backend& be) { return Inputs{values(be, {4, 3, 40}, 14), values(be, {40}, 15)}; },
-                 [](const Inputs& in) { return ops::rmsnorm(in[0], in[1], 1e-5f); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {4, 3, 40}, 14), values(be, {40}, 15)};
+      },
+      [](const Inputs& in) { return ops::rmsnorm(in[0], in[1], 1e-5f); });
   const std::vector<float> inv_freq = ops::rope_inv_freq(16, 10000.0f);
   expect_matches(
-      [](Backend& be) { return Inputs{values(be, {2, 5, 3, 16}, 16), ints(be, {0, 1, 2, 3, 4, 7, 8, 9, 100, 2047}, {2, 5})}; },
+      [](Backend& be) {
+        return Inputs{values(be, {2, 5, 3, 16}, 16),
+                      ints(be, {0, 1, 2, 3, 4, 7, 8, 9, 100, 2047}, {2, 5})};
+      },
       [&](const Inputs& in) { return ops::rope(in[0], in[1], inv_freq); });
 }
 
 TEST_P(BackendConformance, Attention) {
   const auto make = [](Backend& be) {
-    return Inputs{values(be, {2, 9, 4, 16}, 17), values(be, {2, 9, 2, 16}, 18), values(be, {2, 9, 2, 16}, 19),
+    return Inputs{values(be, {2, 9, 4, 16}, 17), values(be, {2, 9, 2, 16}, 18),
+                  values(be, {2, 9, 2, 16}, 19),
                   ints(be, {0, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 3, 3, 3, 3}, {2, 9})};
   };
-  expect_matches(make, [](const Inputs& in) { return ops::attention(in[0], in[1], in[2]); }, 2e-4);
-  expect_matches(make,
-                 [](const Inputs& in) {
-                   ops::AttentionOptions o;
-                   o.doc_ids = in[3];
-                   o.window = 3;
-                   return ops::attention(in[0], in[1], in[2], o);
-                 },
-                 2e-4);
+  expect_matches(
+      make, [](const Inputs& in) { return ops::attention(in[0], in[1], in[2]); }, 2e-4);
+  expect_matches(
+      make,
+      [](const Inputs& in) {
+        ops::AttentionOptions o;
+        o.doc_ids = in[3];
+        o.window = 3;
+        return ops::attention(in[0], in[1], in[2], o);
+      },
+      2e-4);
 }
 
 TEST_P(BackendConformance, SwigluAndElementwise) {
-  expect_matches([](Backend& be) { return Inputs{values(be, {3, 50}, 20, true, -4, 4), values(be, {3, 50}, 21)}; },
-                 [](const Inputs& in) { return ops::swiglu(in[0], in[1]); });
-  expect_matches([](Backend& be) { return Inputs{values(be, {3, 4}, 22), values(be, {3, 4}, 23), values(be, {4}, 24)}; },
-                 [](const Inputs& in) {
-                   return ops::mul(ops::scale(ops::mul(ops::add(in[0], in[1]), in[1]), -1.5f), in[2]);
-                 });
-  expect_matches([](Backend& be) { return Inputs{values(be, {7, 5}, 25)}; },
-                 [](const Inputs& in) { return ops::sum(in[0]); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {3, 50}, 20, true, -4, 4), values(be, {3, 50}, 21)};
+      },
+      [](const Inputs& in) { return ops::swiglu(in[0], in[1]); });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {3, 4}, 22), values(be, {3, 4}, 23), values(be, {4}, 24)};
+      },
+      [](const Inputs& in) {
+        return ops::mul(ops::scale(ops::mul(ops::add(in[0], in[1]), in[1]), -1.5f), in[2]);
+      });
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {7, 5}, 25)};
+      },
+      [](const Inputs& in) { return ops::sum(in[0]); });
 }
 
 TEST_P(BackendConformance, DropoutMasksAgreeExactly) {
@@ -202,9 +236,10 @@ TEST_P(BackendConformance, DropoutMasksAgreeExactly) {
 TEST_P(BackendConformance, CastsRoundTheSameWay) {
   for (const DType dtype : {DType::bf16, DType::f16}) {
     for (const auto& [lo, hi] : {std::pair{-70000.0f, 70000.0f}, std::pair{-1e-6f, 1e-6f}}) {
-      expect_matches([lo, hi](Backend& be) { return Inputs{values(be, {999}, 27, true, lo, hi)}; },
-                     [dtype](const Inputs& in) { return ops::cast(ops::cast(in[0], dtype), DType::f32); },
-                     0.0);
+      expect_matches(
+          [lo, hi](Backend& be) { return Inputs{values(be, {999}, 27, true, lo, hi)}; },
+          [dtype](const Inputs& in) { return ops::cast(ops::cast(in[0], dtype), DType::f32); },
+          0.0);
     }
   }
 }
@@ -233,10 +268,23 @@ TEST_P(BackendConformance, OptimizerStepsAndReductions) {
     Tensor m = Tensor::zeros({300}, DType::f32, be), v = Tensor::zeros({300}, DType::f32, be);
     Tensor buf = Tensor::zeros({300}, DType::f32, be), q = values(be, {300}, 34, false);
     for (std::int64_t step = 1; step <= 2; ++step) {
-      be.adamw_step({.param = p.f32(), .grad = g.f32(), .m = m.f32(), .v = v.f32(), .n = 300, .lr = 1e-2f,
-                     .weight_decay = 0.1f, .step = step});
-      be.sgd_step({.param = q.f32(), .grad = g.f32(), .momentum_buffer = buf.f32(), .n = 300, .lr = 0.1f,
-                   .momentum = 0.9f, .weight_decay = 0.01f, .nesterov = true, .first_step = step == 1});
+      be.adamw_step({.param = p.f32(),
+                     .grad = g.f32(),
+                     .m = m.f32(),
+                     .v = v.f32(),
+                     .n = 300,
+                     .lr = 1e-2f,
+                     .weight_decay = 0.1f,
+                     .step = step});
+      be.sgd_step({.param = q.f32(),
+                   .grad = g.f32(),
+                   .momentum_buffer = buf.f32(),
+                   .n = 300,
+                   .lr = 0.1f,
+                   .momentum = 0.9f,
+                   .weight_decay = 0.01f,
+                   .nesterov = true,
+                   .first_step = step == 1});
     }
     std::vector<float> out = p.to_vector();
     for (const Tensor& t : {m, v, q, buf})
@@ -248,9 +296,12 @@ TEST_P(BackendConformance, OptimizerStepsAndReductions) {
   expect_close(steps(testing::cpu()), steps(test()), 1e-5, "optimizer state");
 }
 
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) { return backend_of(info.param); }
+std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
+  return backend_of(info.param);
+}
 
-INSTANTIATE_TEST_SUITE_P(Plugins, BackendConformance, ::testing::ValuesIn(backend_plugins()), test_name);
+INSTANTIATE_TEST_SUITE_P(Plugins, BackendConformance, ::testing::ValuesIn(backend_plugins()),
+                         test_name);
 
 }  // namespace
 }  // namespace ft

@@ -20,12 +20,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <nlohmann/json.hpp>
-#include <random>
-#include <string>
-#include <vector>
-
 #include <ftengine/adapter.hpp>
 #include <ftengine/autograd.hpp>
 #include <ftengine/error.hpp>
@@ -33,6 +27,11 @@
 #include <ftengine/log.hpp>
 #include <ftengine/ops.hpp>
 #include <ftengine/plugin.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace dora {
 
@@ -68,9 +67,8 @@ std::vector<float> row_norms(const ft::Linear& layer, const ft::Tensor& a, const
   if (w.dtype() != ft::DType::f32) w = ft::ops::cast(w, ft::DType::f32);
   if (b.defined()) w = ft::ops::add(w, ft::ops::scale(ft::ops::matmul(b, a), s));
   const std::int64_t in = layer.in_features();
-  const ft::Tensor ones =
-      ft::Tensor::from_vector(std::vector<float>(static_cast<std::size_t>(in), 1.0f), {in, 1},
-                              w.backend());
+  const ft::Tensor ones = ft::Tensor::from_vector(
+      std::vector<float>(static_cast<std::size_t>(in), 1.0f), {in, 1}, w.backend());
   std::vector<float> norms = ft::ops::matmul(ft::ops::mul(w, w), ones).to_vector();  // [out, 1]
   for (float& n : norms) n = std::sqrt(n);
   return norms;
@@ -87,7 +85,10 @@ struct DropoutKey {
 class DoraHook final : public ft::LinearHook {
  public:
   DoraHook(ft::Tensor a, ft::Tensor b, ft::Tensor magnitude, float scale, DropoutKey dropout)
-      : a_(std::move(a)), b_(std::move(b)), m_(std::move(magnitude)), scale_(scale),
+      : a_(std::move(a)),
+        b_(std::move(b)),
+        m_(std::move(magnitude)),
+        scale_(scale),
         dropout_(std::move(dropout)) {}
 
   ft::Tensor forward(const ft::Linear& layer, const ft::Tensor& x) override {
@@ -99,7 +100,8 @@ class DoraHook final : public ft::LinearHook {
     // As PEFT: the base sees x, the low-rank path dropout(x).
     ft::Tensor h = x;
     if (dropout_.p > 0.0f && dropout_.state->training) {
-      const std::uint64_t offset = (dropout_.state->micro_batch * dropout_.slots + dropout_.slot) << 32;
+      const std::uint64_t offset = (dropout_.state->micro_batch * dropout_.slots + dropout_.slot)
+                                   << 32;
       h = ft::ops::dropout(x, dropout_.p, dropout_.state->seed, offset);
     }
     const ft::Tensor low = ft::ops::scale(ft::ops::linear(h, a_), scale_);  // [..., r]
@@ -127,7 +129,8 @@ class DoraHook final : public ft::LinearHook {
         ft::ops::add(w, ft::ops::scale(ft::ops::matmul(b_, a_), scale_)).to_vector();
     const auto in = static_cast<std::size_t>(layer.in_features());
     for (std::size_t row = 0; row < norms.size(); ++row)
-      for (std::size_t j = 0; j < in; ++j) merged[row * in + j] *= m[row] / std::max(norms[row], 1e-12f);
+      for (std::size_t j = 0; j < in; ++j)
+        merged[row * in + j] *= m[row] / std::max(norms[row], 1e-12f);
     const ft::Tensor out = ft::Tensor::from_vector(merged, w.shape(), w.backend());
     const ft::DType dtype = layer.weight().dtype();
     return dtype == ft::DType::f32 ? out : ft::ops::cast(out, dtype);
@@ -157,7 +160,8 @@ class DoraAdapter final : public ft::Adapter {
     settings_.seed = static_cast<std::uint64_t>(options.integer("seed", 0));
     settings_.dropout = options.number("dropout", settings_.dropout);
     if (!(settings_.dropout >= 0.0 && settings_.dropout < 1.0))
-      throw ft::Error(fmt::format("adapter.dropout: must be in [0, 1), found {}", settings_.dropout));
+      throw ft::Error(
+          fmt::format("adapter.dropout: must be in [0, 1), found {}", settings_.dropout));
     if (settings_.r < 1)
       throw ft::Error(fmt::format("adapter.r: the rank must be at least 1, found {}", settings_.r));
     if (!(settings_.alpha > 0))
@@ -225,11 +229,11 @@ class DoraAdapter final : public ft::Adapter {
     std::ifstream in(config_path);
     const json config = json::parse(in, nullptr, /*allow_exceptions=*/false);
     if (!config.is_object() || config.value("use_dora", false) != true)
-      throw ft::Error(fmt::format("{}: not a DoRA adapter config (\"use_dora\": true)",
-                                  config_path.string()));
+      throw ft::Error(
+          fmt::format("{}: not a DoRA adapter config (\"use_dora\": true)", config_path.string()));
     if (!config.contains("target_modules") || !config["target_modules"].is_array())
-      throw ft::Error(fmt::format("{}: target_modules must be a list of module names",
-                                  config_path.string()));
+      throw ft::Error(
+          fmt::format("{}: target_modules must be a list of module names", config_path.string()));
     settings_.r = config.value("r", settings_.r);
     settings_.alpha = config.value("lora_alpha", settings_.alpha);
     settings_.dropout = config.value("lora_dropout", 0.0);

@@ -32,8 +32,8 @@ Tensor random_tensor(const Shape& shape, Backend& backend, std::uint32_t seed, f
                      float hi = 1.0f);
 
 struct GradientCheckOptions {
-  float eps = 1e-2f;      // finite-difference step
-  double atol = 1e-3;     // |analytic - numeric| <= atol + rtol * |numeric|
+  float eps = 1e-2f;   // finite-difference step
+  double atol = 1e-3;  // |analytic - numeric| <= atol + rtol * |numeric|
   double rtol = 5e-3;
   std::size_t max_checks = 64;  // elements checked per input, spread over the tensor
 };
@@ -44,8 +44,8 @@ struct GradientMismatch {
 };
 
 struct GradientReport {
-  std::size_t checked = 0;                  // elements compared, over all inputs
-  std::vector<std::size_t> no_gradient;     // inputs autograd gave no gradient
+  std::size_t checked = 0;               // elements compared, over all inputs
+  std::vector<std::size_t> no_gradient;  // inputs autograd gave no gradient
   std::vector<GradientMismatch> mismatches;
   bool ok() const { return no_gradient.empty() && mismatches.empty(); }
   // One line per problem (the first 20), or "ok: N elements".
@@ -54,7 +54,8 @@ struct GradientReport {
 
 // `inputs` get requires_grad and are restored to their values afterwards.
 GradientReport check_gradients(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
-                               std::vector<Tensor> inputs, const GradientCheckOptions& options = {});
+                               std::vector<Tensor> inputs,
+                               const GradientCheckOptions& options = {});
 
 // max |a - b|; shapes must match (ft::Error otherwise).
 double max_abs_diff(const Tensor& a, const Tensor& b);

@@ -2,16 +2,16 @@
 // q and k rows in ggml's rope layout, weights exact in f32 and within their rounding in
 // f16, bf16 and q8_0, the config as llama.* metadata; read back by engine/tokenizer's GGUF
 // reader, and by the gguf Python package (llama.cpp's own reader) when .venv has it.
-#include <gtest/gtest.h>
+#include "engine/export/gguf_export.hpp"
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <tuple>
 
-#include "engine/export/gguf_export.hpp"
 #include "engine/tokenizer/gguf.hpp"
 #include "ftengine/dtype.hpp"
 #include "unit/llama/llama_test_util.hpp"
@@ -40,16 +40,23 @@ struct Exported {
     for (std::uint64_t i = 0; i < n; ++i) {
       std::uint16_t h;
       switch (t.ggml_type) {
-        case 0: std::memcpy(&out[i], p + 4 * i, 4); break;
-        case 1: std::memcpy(&h, p + 2 * i, 2), out[i] = f16_to_f32(h); break;
-        case 30: std::memcpy(&h, p + 2 * i, 2), out[i] = bf16_to_f32(h); break;
+        case 0:
+          std::memcpy(&out[i], p + 4 * i, 4);
+          break;
+        case 1:
+          std::memcpy(&h, p + 2 * i, 2), out[i] = f16_to_f32(h);
+          break;
+        case 30:
+          std::memcpy(&h, p + 2 * i, 2), out[i] = bf16_to_f32(h);
+          break;
         case 8: {  // q8_0: blocks of an f16 scale and 32 int8
           const char* block = p + 34 * (i / 32);
           std::memcpy(&h, block, 2);
           out[i] = f16_to_f32(h) * static_cast<float>(static_cast<std::int8_t>(block[2 + i % 32]));
           break;
         }
-        default: throw std::runtime_error("unexpected ggml type");
+        default:
+          throw std::runtime_error("unexpected ggml type");
       }
     }
     return out;
@@ -113,9 +120,9 @@ TEST(GgufExport, HalfAndQ8WeightsAreWithinTheirRoundingAndNormsStayF32) {
   REQUIRE_STORIES();
   TempDir dir;
   const std::vector<float> want = hf("model.layers.3.mlp.up_proj.weight");
-  for (const auto& [type, code, relative] : {std::tuple{GgmlType::f16, 1u, 1.0 / 2048},
-                                             std::tuple{GgmlType::bf16, 30u, 1.0 / 256},
-                                             std::tuple{GgmlType::q8_0, 8u, 0.0}}) {
+  for (const auto& [type, code, relative] :
+       {std::tuple{GgmlType::f16, 1u, 1.0 / 2048}, std::tuple{GgmlType::bf16, 30u, 1.0 / 256},
+        std::tuple{GgmlType::q8_0, 8u, 0.0}}) {
     SCOPED_TRACE(engine::gguf_type_name(type));
     const Exported e = export_stories(dir / "t.gguf", type);
     EXPECT_EQ(e.tensor("blk.3.ffn_up.weight").ggml_type, code);
@@ -127,7 +134,8 @@ TEST(GgufExport, HalfAndQ8WeightsAreWithinTheirRoundingAndNormsStayF32) {
       double limit = relative * std::abs(want[i]) + (type == GgmlType::f16 ? 0x1p-25 : 0.0);
       if (type == GgmlType::q8_0) {  // half a step of its block's scale, plus f16 rounding
         float amax = 0;
-        for (std::size_t k = i / 32 * 32; k < i / 32 * 32 + 32; ++k) amax = std::max(amax, std::abs(want[k]));
+        for (std::size_t k = i / 32 * 32; k < i / 32 * 32 + 32; ++k)
+          amax = std::max(amax, std::abs(want[k]));
         limit = amax / 127.0 * 0.5 + amax / 2048.0;
       }
       ASSERT_LE(std::abs(got[i] - want[i]), limit + 1e-12) << i;
@@ -141,9 +149,9 @@ TEST(GgufExport, TheTokenizerInsideEncodesAsTheModelsOwn) {
   export_stories(dir / "s.gguf", GgmlType::f16);
   const auto from_gguf = engine::Tokenizer::from_gguf(dir / "s.gguf");
   const auto from_hf = engine::Tokenizer::from_directory(kStoriesDir);
-  for (const char* text : {"Once upon a time, there was a little girl named Lily.",
-                           "She liked to play outside.\n\"Hi!\" said Tom 123 times",
-                           "  leading spaces and ünïcödé"})
+  for (const char* text :
+       {"Once upon a time, there was a little girl named Lily.",
+        "She liked to play outside.\n\"Hi!\" said Tom 123 times", "  leading spaces and ünïcödé"})
     EXPECT_EQ(from_gguf.encode(text), from_hf.encode(text)) << text;
 }
 

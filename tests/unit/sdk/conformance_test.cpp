@@ -1,10 +1,11 @@
 // The SDK's conformance helpers as a plugin author uses them: a backend plugin loaded by
 // name from beside the SDK library, ops run on it, and clear errors for what is not one.
+#include "ftengine/conformance.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "ftengine/conformance.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/ops.hpp"
 
@@ -38,8 +39,7 @@ TEST(Conformance, LoadsTheCpuBackendPluginByNameAndRunsOpsOnIt) {
 TEST(Conformance, SaysWhySomethingIsNotALoadableBackend) {
   EXPECT_NE(error_of("nosuch").find("libftengine-backend-nosuch.so not found"), std::string::npos)
       << error_of("nosuch");
-  const std::string lora =
-      std::string(FTENGINE_BUILD_PLUGIN_DIR) + "/libftengine-adapter-lora.so";
+  const std::string lora = std::string(FTENGINE_BUILD_PLUGIN_DIR) + "/libftengine-adapter-lora.so";
   EXPECT_NE(error_of(lora).find("a plugin of kind adapter, not a backend"), std::string::npos)
       << error_of(lora);
 }

@@ -28,7 +28,8 @@ TEST_F(TrainTest, GpuBackendsGiveTheCpuLosses) {
     else
       reasons.push_back(p["name"].get<std::string>() + ": " + p["reason"].get<std::string>());
   }
-  if (gpus.empty()) GTEST_SKIP() << "no GPU backend can run here: " << ::testing::PrintToString(reasons);
+  if (gpus.empty())
+    GTEST_SKIP() << "no GPU backend can run here: " << ::testing::PrintToString(reasons);
 
   const CliResult cpu = train(out("cpu") + " --set train.max_steps=10 --set backend.plugin=cpu");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
