@@ -121,40 +121,40 @@ void GgufWriter::write(const std::filesystem::path& path) const {
   header.pad_to(kAlignment);
 
   // Into a temporary file beside the target, renamed over it once complete: a failure
-  // leaves any earlier file as it was.
-  const std::filesystem::path temporary = path.string() + ".partial";
-  std::FILE* f = std::fopen(temporary.c_str(), "wb");
-  if (f == nullptr)
-    throw Error(fmt::format("{}: cannot create: {}", temporary.string(), std::strerror(errno)));
-  const auto put = [&](const void* data, std::size_t n) {
-    if (n != 0 && std::fwrite(data, 1, n, f) != n) {
-      const std::string reason = std::strerror(errno);
-      std::fclose(f);
-      std::filesystem::remove(temporary);
-      throw Error(fmt::format("{}: write failed: {}", temporary.string(), reason));
+  // (including one making a tensor's bytes) leaves any earlier file as it was.
+  struct PartialFile {
+    std::filesystem::path path;
+    std::FILE* f = nullptr;
+    bool complete = false;
+    ~PartialFile() {
+      if (f != nullptr) std::fclose(f);
+      std::error_code ignored;
+      if (!complete) std::filesystem::remove(path, ignored);
     }
+  } out{path.string() + ".partial"};
+  out.f = std::fopen(out.path.c_str(), "wb");
+  if (out.f == nullptr)
+    throw Error(fmt::format("{}: cannot create: {}", out.path.string(), std::strerror(errno)));
+  const auto put = [&](const void* data, std::size_t n) {
+    if (n != 0 && std::fwrite(data, 1, n, out.f) != n)
+      throw Error(fmt::format("{}: write failed: {}", out.path.string(), std::strerror(errno)));
   };
   put(header.data().data(), header.data().size());
   const char zeros[kAlignment] = {};
   for (const Tensor& t : tensors_) {
     const std::vector<std::uint8_t> data = t.bytes();
-    if (data.size() != t.nbytes) {
-      std::fclose(f);
-      std::filesystem::remove(temporary);
+    if (data.size() != t.nbytes)
       throw Error(fmt::format("gguf: tensor {}: {} bytes made, {} expected", t.name, data.size(),
                               t.nbytes));
-    }
     put(data.data(), data.size());
     put(zeros, (kAlignment - data.size() % kAlignment) % kAlignment);
   }
-  if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::fclose(f);
-    std::filesystem::remove(temporary);
-    throw Error(fmt::format("{}: write failed: {}", temporary.string(), reason));
-  }
-  std::fclose(f);
-  std::filesystem::rename(temporary, path);
+  if (std::fflush(out.f) != 0 || ::fsync(fileno(out.f)) != 0)
+    throw Error(fmt::format("{}: write failed: {}", out.path.string(), std::strerror(errno)));
+  std::fclose(out.f);
+  out.f = nullptr;
+  std::filesystem::rename(out.path, path);
+  out.complete = true;
 }
 
 }  // namespace ft::engine

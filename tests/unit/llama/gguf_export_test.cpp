@@ -21,6 +21,11 @@ namespace {
 
 using engine::GgmlType;
 
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 struct Exported {
   engine::GgufFile file;
   std::vector<char> bytes;  // the whole file
@@ -205,6 +210,20 @@ print("ok")
                                     (dir / "s.gguf").string())
                             .c_str()),
             0);
+}
+
+// A failure while writing (here, making a tensor's bytes) leaves the file that was there.
+TEST(GgufExport, AFailedWriteLeavesTheEarlierFile) {
+  TempDir dir;
+  std::ofstream(dir / "m.gguf") << "earlier";
+  engine::GgufWriter writer;
+  writer.add("general.architecture", std::string("llama"));
+  writer.add_tensor("a.weight", GgmlType::f32, {4}, [] { return std::vector<std::uint8_t>(16); });
+  writer.add_tensor("b.weight", GgmlType::f32, {4},
+                    []() -> std::vector<std::uint8_t> { throw Error("disk on fire"); });
+  EXPECT_THROW(writer.write(dir / "m.gguf"), Error);
+  EXPECT_EQ(read_text(dir / "m.gguf"), "earlier");
+  EXPECT_FALSE(fs::exists(dir / "m.gguf.partial"));
 }
 
 TEST(GgufExport, RefusesWhatLlamaCppWouldReadDifferently) {
