@@ -14,6 +14,7 @@
 #include "engine/tokenizer/tokenizer_model.hpp"
 #include "ftengine/dtype.hpp"
 #include "ftengine/error.hpp"
+#include "ftengine/ops.hpp"
 
 namespace ft::engine {
 
@@ -64,6 +65,7 @@ struct Config {
   std::int64_t context = 0, vocab = 0;
   double rope_theta = 10000.0, rms_eps = 1e-6;
   std::optional<double> linear_rope_factor;
+  std::optional<ops::RopeScaling> llama3_rope;  // written as rope_freqs.weight
   bool permute_qk = false;
 };
 
@@ -105,11 +107,22 @@ Config read_config(const fs::path& model_dir) {
   c.rms_eps = number("rms_norm_eps", 1e-6);
   if (const auto it = j.find("rope_scaling"); it != j.end() && it->is_object()) {
     const std::string type = it->value("rope_type", it->value("type", std::string()));
-    if (type != "linear" && type != "default")
-      throw Error(
-          fmt::format("{}: rope_scaling type \"{}\" is not exported to GGUF yet (linear is)",
-                      path.string(), type));
-    if (type == "linear") c.linear_rope_factor = it->value("factor", 1.0);
+    if (type == "linear") {
+      c.linear_rope_factor = it->value("factor", 1.0);
+    } else if (type == "llama3") {
+      ops::RopeScaling r;
+      r.type = "llama3";
+      r.factor = it->value("factor", 8.0f);
+      r.low_freq_factor = it->value("low_freq_factor", 1.0f);
+      r.high_freq_factor = it->value("high_freq_factor", 4.0f);
+      r.original_max_position_embeddings =
+          it->value("original_max_position_embeddings", std::int64_t{8192});
+      c.llama3_rope = r;
+    } else if (type != "default") {
+      throw Error(fmt::format(
+          "{}: rope_scaling type \"{}\" is not exported to GGUF yet (linear and llama3 are)",
+          path.string(), type));
+    }
   }
   return c;
 }
@@ -327,6 +340,19 @@ void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer&
     w.add(a + ".rope.scaling.factor", static_cast<float>(*c.linear_rope_factor));
   }
   add_gguf_tokenizer(w, tokenizer, model_dir, rows);
+
+  if (c.llama3_rope) {
+    // llama.cpp divides each rope frequency by rope_freqs[i]: the ratio of the plain
+    // frequencies to the llama3-scaled ones, as ops::rope_inv_freq computes both.
+    const std::vector<float> plain =
+        ops::rope_inv_freq(c.head_dim, static_cast<float>(c.rope_theta));
+    const std::vector<float> scaled =
+        ops::rope_inv_freq(c.head_dim, static_cast<float>(c.rope_theta), *c.llama3_rope);
+    std::vector<float> factors(plain.size());
+    for (std::size_t i = 0; i < plain.size(); ++i) factors[i] = plain[i] / scaled[i];
+    w.add_tensor("rope_freqs.weight", GgmlType::f32, {factors.size()},
+                 [factors] { return encode(factors, GgmlType::f32); });
+  }
 
   for (const Parameter& p : model.parameters()) {
     const std::optional<std::string> name = gguf_name(p.name);

@@ -212,6 +212,44 @@ print("ok")
             0);
 }
 
+// Llama 3.1/3.2's rope scaling: llama.cpp reads it as rope_freqs.weight, the factor each
+// frequency is divided by; here against convert_hf_to_gguf.py's formula, written out.
+TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
+  REQUIRE_STORIES();
+  TempDir dir;
+  fs::create_directories(dir / "m");
+  nlohmann::json config = read_json(kStoriesDir / "config.json");
+  config["rope_scaling"] = {{"rope_type", "llama3"},
+                            {"factor", 8.0},
+                            {"low_freq_factor", 1.0},
+                            {"high_freq_factor", 4.0},
+                            {"original_max_position_embeddings", 8192}};
+  std::ofstream(dir / "m" / "config.json") << config.dump();
+  const std::unique_ptr<Model> model = load_model(kStoriesDir);
+  const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
+  engine::export_gguf(*model, dir / "m", tokenizer, dir / "r.gguf",
+                      {.type = GgmlType::f32, .name = ""});
+  Exported e{engine::read_gguf(dir / "r.gguf"), {}};
+  std::ifstream in(dir / "r.gguf", std::ios::binary);
+  e.bytes.assign(std::istreambuf_iterator<char>(in), {});
+  const std::vector<float> got = e.values("rope_freqs.weight");
+  ASSERT_EQ(got.size(), 4u);  // head_dim 8
+  const double pi = 3.14159265358979323846;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double freq = 1.0 / std::pow(10000.0, 2.0 * static_cast<double>(i) / 8.0);
+    const double wavelen = 2 * pi / freq, high = 8192.0 / 4.0, low = 8192.0 / 1.0;
+    double want = 1.0;
+    if (wavelen > low) {
+      want = 8.0;
+    } else if (wavelen >= high) {
+      const double smooth = (8192.0 / wavelen - 1.0) / (4.0 - 1.0);
+      want = 1.0 / ((1 - smooth) / 8.0 + smooth);
+    }
+    EXPECT_NEAR(got[i], want, 1e-5 * want) << i;
+  }
+  EXPECT_GT(got[3], 4.0f);  // the last frequency sits between the two wavelengths
+}
+
 // A failure while writing (here, making a tensor's bytes) leaves the file that was there.
 TEST(GgufExport, AFailedWriteLeavesTheEarlierFile) {
   TempDir dir;
