@@ -12,6 +12,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "engine/model_init/model_init.hpp"
 #include "engine/tokenizer/gguf.hpp"
 #include "ftengine/dtype.hpp"
 #include "unit/llama/llama_test_util.hpp"
@@ -248,6 +249,56 @@ TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
     EXPECT_NEAR(got[i], want, 1e-5 * want) << i;
   }
   EXPECT_GT(got[3], 4.0f);  // the last frequency sits between the two wavelengths
+}
+
+// Qwen2 (q/k/v biases) and Qwen3 (q/k norms): llama.cpp runs their rope rotate-half, so
+// the export writes q and k as they are, under the qwen2 / qwen3 architecture.
+TEST(GgufExport, QwenModelsKeepTheirRowOrderBiasesAndNorms) {
+  TempDir dir;
+  engine::write_random_model("tiny", dir / "tiny", 3);
+  const auto tokenizer = engine::Tokenizer::from_directory(dir / "tiny");
+  for (const std::string arch : {"qwen2", "qwen3"}) {
+    SCOPED_TRACE(arch);
+    ModelFiles files = ModelFiles::read(dir / "tiny");
+    files.config["model_type"] = arch;
+    for (int i = 0; i < 4; ++i) {
+      const std::string p = "model.layers." + std::to_string(i) + ".self_attn.";
+      const auto ramp = [&](std::int64_t n) {
+        std::vector<float> v(static_cast<std::size_t>(n));
+        for (std::int64_t k = 0; k < n; ++k) v[static_cast<std::size_t>(k)] = 0.01f * (k + i);
+        return Tensor::from_vector(v, {n}, backend());
+      };
+      if (arch == "qwen2") {
+        files.set(p + "q_proj.bias", ramp(128));
+        files.set(p + "k_proj.bias", ramp(64));
+        files.set(p + "v_proj.bias", ramp(64));
+      } else {
+        files.set(p + "q_norm.weight", ramp(32));
+        files.set(p + "k_norm.weight", ramp(32));
+      }
+    }
+    files.write(dir / arch);
+    const std::unique_ptr<Model> model = load_model(dir / arch);
+    engine::export_gguf(*model, dir / arch, tokenizer, dir / (arch + ".gguf"),
+                        {.type = GgmlType::f32, .name = ""});
+    Exported e{engine::read_gguf(dir / (arch + ".gguf")), {}};
+    std::ifstream in(dir / (arch + ".gguf"), std::ios::binary);
+    e.bytes.assign(std::istreambuf_iterator<char>(in), {});
+    EXPECT_EQ(e.file.require("general.architecture").as_string("a"), arch);
+    EXPECT_EQ(e.file.require(arch + ".attention.head_count_kv").as_int("k"), 2);
+    EXPECT_EQ(e.values("blk.1.attn_q.weight"),
+              files.find("model.layers.1.self_attn.q_proj.weight")->to_vector());
+    EXPECT_EQ(e.values("blk.1.attn_k.weight"),
+              files.find("model.layers.1.self_attn.k_proj.weight")->to_vector());
+    if (arch == "qwen2") {
+      EXPECT_EQ(e.values("blk.2.attn_q.bias"),
+                files.find("model.layers.2.self_attn.q_proj.bias")->to_vector());
+      EXPECT_EQ(e.tensor("blk.2.attn_v.bias").ggml_type, 0u);
+    } else {
+      EXPECT_EQ(e.values("blk.3.attn_k_norm.weight"),
+                files.find("model.layers.3.self_attn.k_norm.weight")->to_vector());
+    }
+  }
 }
 
 // A failure while writing (here, making a tensor's bytes) leaves the file that was there.
