@@ -21,7 +21,7 @@ const CommandSpec kExportGgufCommand{
     .details =
         "The model is loaded as f32, the adapter merged into it, and the result written with\n"
         "llama.cpp's tensor names, the config as metadata and the tokenizer and chat template\n"
-        "inside. --type sets the weights' type: f32, f16, bf16 or q8_0 (norms stay f32).\n"
+        "inside. --type sets the weights' type: f32, f16, bf16, q8_0 or q4_0 (norms stay f32).\n"
         "Llama, Mistral, Qwen2 and Qwen3 models.\n",
     .declare =
         [](po::options_description& options, po::options_description&,
@@ -31,7 +31,7 @@ const CommandSpec kExportGgufCommand{
               ("adapter", po::value<std::string>(), "a PEFT adapter to merge first")  //
               ("out", po::value<std::string>(), "the GGUF file to write")             //
               ("type", po::value<std::string>()->default_value("f16"),
-               "weights as f32, f16, bf16 or q8_0")  //
+               "weights as f32, f16, bf16, q8_0 or q4_0")  //
               ("name", po::value<std::string>()->default_value(""),
                "general.name (default: the model directory's name)")  //
               ("backend", po::value<std::string>()->default_value("auto"),

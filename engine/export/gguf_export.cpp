@@ -26,7 +26,8 @@ GgmlType parse_gguf_type(const std::string& name) {
   if (name == "f16") return GgmlType::f16;
   if (name == "bf16") return GgmlType::bf16;
   if (name == "q8_0") return GgmlType::q8_0;
-  throw Error(fmt::format("GGUF type \"{}\": choose f32, f16, bf16 or q8_0", name));
+  if (name == "q4_0") return GgmlType::q4_0;
+  throw Error(fmt::format("GGUF type \"{}\": choose f32, f16, bf16, q8_0 or q4_0", name));
 }
 
 const char* gguf_type_name(GgmlType type) {
@@ -39,6 +40,8 @@ const char* gguf_type_name(GgmlType type) {
       return "bf16";
     case GgmlType::q8_0:
       return "q8_0";
+    case GgmlType::q4_0:
+      return "q4_0";
   }
   return "?";
 }
@@ -194,6 +197,26 @@ std::vector<std::uint8_t> encode(const std::vector<float>& values, GgmlType type
               static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(x[k] * id)));
       }
       break;
+    case GgmlType::q4_0:
+      // ggml's quantize_row_q4_0: d = m / -8 for m the value of largest magnitude,
+      // q = min(15, trunc(x / d + 8.5)); value k in the low nibble of byte k, value k + 16
+      // in its high nibble; d stored as f16.
+      for (std::size_t b = 0; b < values.size() / 32; ++b) {
+        const float* x = values.data() + 32 * b;
+        float m = 0.0f;
+        for (int k = 0; k < 32; ++k)
+          if (std::abs(x[k]) > std::abs(m)) m = x[k];
+        const float d = m / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        std::uint8_t* block = out.data() + 18 * b;
+        const std::uint16_t dh = f32_to_f16(d);
+        std::memcpy(block, &dh, 2);
+        const auto code = [&](float v) {
+          return static_cast<std::uint8_t>(std::min(15, static_cast<int>(v * id + 8.5f)));
+        };
+        for (int k = 0; k < 16; ++k)
+          block[2 + k] = static_cast<std::uint8_t>(code(x[k]) | (code(x[k + 16]) << 4));
+      }
+      break;
   }
   return out;
 }
@@ -310,15 +333,17 @@ void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer&
   const Config c = read_config(model_dir);
   const std::string& a = c.arch;
   GgufWriter w;
-  // llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_BF16 32.
+  // llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32.
   const std::uint32_t file_type = options.type == GgmlType::f32    ? 0
                                   : options.type == GgmlType::f16  ? 1
+                                  : options.type == GgmlType::q4_0 ? 2
                                   : options.type == GgmlType::q8_0 ? 7
                                                                    : 32;
   w.add("general.architecture", a);
   w.add("general.name", options.name.empty() ? model_dir.filename().string() : options.name);
   w.add("general.file_type", file_type);
-  if (options.type == GgmlType::q8_0) w.add("general.quantization_version", std::uint32_t{2});
+  if (options.type == GgmlType::q8_0 || options.type == GgmlType::q4_0)
+    w.add("general.quantization_version", std::uint32_t{2});
   const auto u32 = [](std::int64_t v) { return static_cast<std::uint32_t>(v); };
   std::int64_t rows = tokenizer.vocab_size();
   for (const Parameter& p : model.parameters())
@@ -363,7 +388,8 @@ void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer&
     std::vector<std::uint64_t> dims(shape.rbegin(), shape.rend());  // ggml: innermost first
     const bool vector = shape.size() == 1;
     GgmlType type = vector ? GgmlType::f32 : options.type;
-    if (type == GgmlType::q8_0 && dims[0] % 32 != 0) type = GgmlType::f16;  // as llama.cpp does
+    if ((type == GgmlType::q8_0 || type == GgmlType::q4_0) && dims[0] % 32 != 0)
+      type = GgmlType::f16;  // as llama.cpp does
     // Which rows to permute: q and k (weights and biases) of Llama-layout models.
     std::int64_t permute_heads = 0;
     if (c.permute_qk && (name->ends_with("attn_q.weight") || name->ends_with("attn_q.bias")))

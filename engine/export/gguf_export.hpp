@@ -7,8 +7,9 @@
 // Architectures: Llama and Mistral (written as "llama": q_proj and k_proj rows permuted
 // from Hugging Face's rotate-half layout to ggml's interleaved one, as llama.cpp's
 // convert_hf_to_gguf.py does), Qwen2 ("qwen2") and Qwen3 ("qwen3"), whose rope llama.cpp
-// runs in the rotate-half layout, so no permutation. Weight types: f32, f16, bf16 and
-// q8_0 (blocks of 32: an f16 scale and 32 int8); 1-D tensors (norms, biases) stay f32,
+// runs in the rotate-half layout, so no permutation. Weight types: f32, f16, bf16, q8_0
+// (blocks of 32: an f16 scale and 32 int8) and q4_0 (an f16 scale and 32 4-bit codes);
+// 1-D tensors (norms, biases) stay f32,
 // as llama.cpp writes them. ft::Error, before anything is written, for what llama.cpp
 // could not load the same (an unsupported architecture, rope scaling or tokenizer).
 #pragma once
@@ -25,7 +26,7 @@
 namespace ft::engine {
 
 struct GgufExportOptions {
-  GgmlType type = GgmlType::f16;  // of the 2-D weights
+  GgmlType type = GgmlType::f16;  // of the 2-D weights (rows not a multiple of 32: f16)
   std::string name;               // general.name; empty: the model directory's name
 };
 
@@ -41,7 +42,7 @@ void export_gguf(const Model& model, const std::filesystem::path& model_dir,
 void add_gguf_tokenizer(GgufWriter& writer, const Tokenizer& tokenizer,
                         const std::filesystem::path& model_dir, std::int64_t rows = 0);
 
-// "f32", "f16", "bf16", "q8_0"; ft::Error naming the choices otherwise.
+// "f32", "f16", "bf16", "q8_0", "q4_0"; ft::Error naming the choices otherwise.
 GgmlType parse_gguf_type(const std::string& name);
 const char* gguf_type_name(GgmlType type);
 

@@ -75,6 +75,8 @@ std::uint64_t ggml_nbytes(GgmlType type, std::uint64_t n) {
     case GgmlType::f16:
     case GgmlType::bf16:
       return 2 * n;
+    case GgmlType::q4_0:
+      return n / 32 * 18;  // f16 scale + 32 4-bit codes per block
     case GgmlType::q8_0:
       return n / 32 * 34;  // f16 scale + 32 int8 per block
   }
@@ -91,8 +93,9 @@ void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<std::ui
                             Bytes bytes) {
   std::uint64_t n = 1;
   for (const std::uint64_t d : shape) n *= d;
-  if (type == GgmlType::q8_0 && (shape.empty() || shape[0] % 32 != 0))
-    throw Error(fmt::format("gguf: tensor {}: q8_0 needs rows of a multiple of 32 values", name));
+  if ((type == GgmlType::q8_0 || type == GgmlType::q4_0) && (shape.empty() || shape[0] % 32 != 0))
+    throw Error(
+        fmt::format("gguf: tensor {}: block types need rows of a multiple of 32 values", name));
   for (const Tensor& t : tensors_)
     if (t.name == name) throw Error(fmt::format("gguf: tensor \"{}\" added twice", name));
   const std::uint64_t nbytes = ggml_nbytes(type, n);

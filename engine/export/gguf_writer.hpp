@@ -22,9 +22,9 @@
 namespace ft::engine {
 
 // ggml tensor types the export writes (ggml.h's enum ggml_type).
-enum class GgmlType : std::uint32_t { f32 = 0, f16 = 1, q8_0 = 8, bf16 = 30 };
+enum class GgmlType : std::uint32_t { f32 = 0, f16 = 1, q4_0 = 2, q8_0 = 8, bf16 = 30 };
 
-// Bytes of n values of `type` (n a multiple of 32 for q8_0).
+// Bytes of n values of `type` (n a multiple of 32 for q4_0 and q8_0).
 std::uint64_t ggml_nbytes(GgmlType type, std::uint64_t n);
 
 class GgufWriter {

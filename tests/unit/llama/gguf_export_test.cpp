@@ -182,33 +182,60 @@ TEST(GgufExport, AShortVocabularyIsPaddedToTheEmbeddingRows) {
   EXPECT_THROW(engine::add_gguf_tokenizer(too_few, hf_tokenizer, {}, 100), Error);
 }
 
-TEST(GgufExport, LlamaCppsReaderTakesTheFile) {
+// The gguf Python package (llama.cpp's gguf-py) reads the file and dequantizes its q8_0
+// and q4_0 blocks with llama.cpp's own code; the values are the Hugging Face weights, q
+// and k permuted as convert_hf_to_gguf.py permutes them, within one quantisation step.
+TEST(GgufExport, LlamaCppsReaderTakesTheFileAndItsBlocks) {
   REQUIRE_STORIES();
   const fs::path python = fs::path(FTENGINE_SOURCE_DIR) / ".venv/bin/python";
-  if (std::system(fmt::format("'{}' -c 'import gguf' 2>/dev/null", python.string()).c_str()) != 0)
-    GTEST_SKIP() << "the gguf Python package is not in " << python.string()
-                 << " (scripts/setup.sh installs it)";
+  if (std::system(
+          fmt::format("'{}' -c 'import gguf, safetensors' 2>/dev/null", python.string()).c_str()) !=
+      0)
+    GTEST_SKIP() << "the gguf and safetensors Python packages are not in " << python.string()
+                 << " (scripts/setup.sh installs them)";
   TempDir dir;
-  export_stories(dir / "s.gguf", GgmlType::q8_0);
+  export_stories(dir / "q8_0.gguf", GgmlType::q8_0);
+  export_stories(dir / "q4_0.gguf", GgmlType::q4_0);
   const std::string script = R"(
 import sys
+import numpy as np
 from gguf import GGUFReader
-r = GGUFReader(sys.argv[1])
-f = lambda k: r.fields[k].contents()
-assert f("general.architecture") == "llama", f("general.architecture")
-assert f("llama.block_count") == 5 and f("llama.attention.head_count_kv") == 4
-assert len(f("tokenizer.ggml.tokens")) == 512 and f("tokenizer.ggml.model") == "llama"
-t = {x.name: x for x in r.tensors}
-assert len(t) == 47, len(t)
-assert t["blk.0.attn_q.weight"].tensor_type.name == "Q8_0", t["blk.0.attn_q.weight"].tensor_type
-assert list(t["token_embd.weight"].shape) == [64, 512], t["token_embd.weight"].shape
-assert t["output_norm.weight"].tensor_type.name == "F32"
+from gguf.quants import dequantize
+from safetensors.numpy import load_file
+
+hf = load_file(sys.argv[1] + "/model.safetensors")
+
+def permute(w, n_head):  # convert_hf_to_gguf.py's LlamaModel.permute
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+for path, qtype, steps in ((sys.argv[2], "Q8_0", 127.0), (sys.argv[3], "Q4_0", 8.0)):
+    r = GGUFReader(path)
+    f = lambda k: r.fields[k].contents()
+    assert f("general.architecture") == "llama", f("general.architecture")
+    assert f("llama.block_count") == 5 and f("llama.attention.head_count_kv") == 4
+    assert len(f("tokenizer.ggml.tokens")) == 512 and f("tokenizer.ggml.model") == "llama"
+    t = {x.name: x for x in r.tensors}
+    assert len(t) == 47, len(t)
+    assert list(t["token_embd.weight"].shape) == [64, 512], t["token_embd.weight"].shape
+    assert t["output_norm.weight"].tensor_type.name == "F32"
+    for name, hf_name, heads in (("blk.0.attn_q.weight", "model.layers.0.self_attn.q_proj.weight", 8),
+                                 ("blk.0.attn_k.weight", "model.layers.0.self_attn.k_proj.weight", 4),
+                                 ("blk.3.ffn_up.weight", "model.layers.3.mlp.up_proj.weight", 0)):
+        x = t[name]
+        assert x.tensor_type.name == qtype, (name, x.tensor_type.name)
+        got = dequantize(x.data, x.tensor_type).reshape(hf[hf_name].shape)
+        want = permute(hf[hf_name], heads) if heads else hf[hf_name]
+        blocks = want.reshape(-1, 32)
+        step = np.abs(blocks).max(axis=1, keepdims=True) / steps
+        err = np.abs(got.reshape(-1, 32) - blocks)
+        assert (err <= step * 1.01 + 1e-7).all(), (path, name, float((err / step).max()))
 print("ok")
 )";
   const fs::path py = dir / "check.py";
   std::ofstream(py) << script;
-  EXPECT_EQ(std::system(fmt::format("'{}' '{}' '{}'", python.string(), py.string(),
-                                    (dir / "s.gguf").string())
+  EXPECT_EQ(std::system(fmt::format("'{}' '{}' '{}' '{}' '{}'", python.string(), py.string(),
+                                    kStoriesDir.string(), (dir / "q8_0.gguf").string(),
+                                    (dir / "q4_0.gguf").string())
                             .c_str()),
             0);
 }
