@@ -115,7 +115,7 @@ TEST_F(Commands, ExportGgufWritesTheFileItNames) {
   const ft::testing::CliResult bad =
       run(fmt::format("-q export-gguf --model {} --out {} --type q4", kStories.string(), out.string()));
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("GGUF type \"q4\": choose f32, f16, bf16 or q8_0"), std::string::npos)
+  EXPECT_NE(bad.err.find("GGUF type \"q4\": choose f32, f16, bf16, q8_0 or q4_0"), std::string::npos)
       << bad.err;
 }
 

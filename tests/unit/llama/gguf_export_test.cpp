@@ -360,7 +360,7 @@ TEST(GgufExport, RefusesWhatLlamaCppWouldReadDifferently) {
         << e.what();
   }
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
-  EXPECT_THROW(engine::parse_gguf_type("q4_0"), Error);
+  EXPECT_THROW(engine::parse_gguf_type("q4_k"), Error);
 }
 
 }  // namespace
