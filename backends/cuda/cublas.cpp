@@ -37,16 +37,6 @@ class Cublas final : public Blas {
     const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     const auto* a = static_cast<const std::uint16_t*>(a_half);
     const auto* b = static_cast<const std::uint16_t*>(g.b);
-    if (g.batch > 1 && g.stride_c == 0) {  // items share C: in order
-      for (std::int64_t i = 0; i < g.batch; ++i)
-        check(cublasGemmEx(handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
-                           static_cast<int>(g.k), &alpha, b + i * g.stride_b, type,
-                           static_cast<int>(ldb), a + i * g.stride_a, type, static_cast<int>(lda),
-                           &beta, g.c, CUDA_R_32F, static_cast<int>(ldc), CUBLAS_COMPUTE_32F,
-                           CUBLAS_GEMM_DEFAULT),
-              "gemm_ex");
-      return;
-    }
     const bool batched = g.batch > 1;
     check(cublasGemmStridedBatchedEx(
               handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
@@ -69,18 +59,6 @@ class Cublas final : public Blas {
     const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     const auto* b = static_cast<const float*>(g.b);
-    if (g.batch > 1 && g.stride_c == 0) {
-      // Every item writes the same C: in order, as the formula reads.
-      for (std::int64_t i = 0; i < g.batch; ++i) {
-        const float beta = g.accumulate ? 1.0f : 0.0f;
-        check(cublasSgemm(handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
-                          static_cast<int>(g.k), &alpha, b + i * g.stride_b, static_cast<int>(ldb),
-                          g.a + i * g.stride_a, static_cast<int>(lda), &beta, g.c,
-                          static_cast<int>(ldc)),
-              "sgemm");
-      }
-      return;
-    }
     const float beta = g.accumulate ? 1.0f : 0.0f;
     check(cublasSgemmStridedBatched(
               handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),

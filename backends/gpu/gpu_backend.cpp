@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <vector>
 
 #include "backends/common/gemm_tiles.hpp"
@@ -184,6 +185,20 @@ void GpuBackend::gemm(const GemmArgs& args) {
   if (args.m < 0 || args.n < 0 || args.k < 0 || args.batch < 0)
     throw Error(fmt::format("{} backend: gemm with a negative size", name()));
   if (args.m == 0 || args.n == 0 || args.batch == 0) return;
+  if (args.batch > 1 && args.stride_c == 0) {
+    // Every item writes the same C: one at a time, in order, as the formula reads. The BLAS
+    // then only ever sees items with a C of their own.
+    const auto* b = static_cast<const std::byte*>(args.b);
+    for (std::int64_t i = 0; i < args.batch; ++i) {
+      GemmArgs one = args;
+      one.batch = 1;
+      one.a = args.a + i * args.stride_a;
+      one.b = b + static_cast<std::size_t>(i * args.stride_b) * dtype_size(args.b_dtype);
+      one.stride_a = one.stride_b = 0;
+      gemm(one);
+    }
+    return;
+  }
   const Stream s = stream();
   if (args.b_dtype == DType::f32) return blas_->gemm(args, 0, 0);
   const Stored type = stored(args.b_dtype, "gemm B");

@@ -25,7 +25,8 @@ namespace ft::backends::gpu {
 
 // The f32 GEMM of the vendor library: ft::GemmArgs's meaning (row-major, batched with
 // strides, alpha, accumulate, B f32); lda and ldc are the row strides of A as stored and of
-// C (0: packed).
+// C (0: packed). Batch items always write distinct C (GpuBackend::gemm runs items that
+// share one a call each).
 class Blas {
  public:
   virtual ~Blas() = default;

@@ -207,6 +207,19 @@ __global__ void rope_kernel(const float* x, float* out, const std::int32_t* posi
 constexpr int kPerLane = static_cast<int>(kMaxHeadDim / kLanes);
 constexpr int kRowsPerBlock = 4;  // 32-lane groups per block
 
+// The row this thread's 32-lane group works on.
+__device__ inline std::int64_t group_row() {
+  return static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+}
+
+// Row `row` of a [batch, heads, seq] enumeration: (batch item, head, position).
+struct HeadRow {
+  std::int64_t b, head, t;
+};
+__device__ inline HeadRow head_row(std::int64_t row, std::int64_t heads, std::int64_t seq) {
+  return {row / (seq * heads), (row / seq) % heads, row % seq};
+}
+
 __device__ inline bool attends(const std::int32_t* doc, std::int64_t b, std::int64_t seq,
                                std::int64_t i, std::int64_t j, std::int64_t window) {
   if (j > i) return false;
@@ -237,10 +250,10 @@ __global__ void attention_forward_kernel(const float* q, const float* k, const f
                                          const std::int32_t* doc, float* out, float* lse,
                                          AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row =
-      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row = group_row();
   if (row >= s.batch * s.q_heads * s.seq) return;
-  const std::int64_t i = row % s.seq, h = (row / s.seq) % s.q_heads, b = row / (s.seq * s.q_heads);
+  const HeadRow r = head_row(row, s.q_heads, s.seq);
+  const std::int64_t b = r.b, h = r.head, i = r.t;
   const std::int64_t kvh = h / (s.q_heads / s.kv_heads), D = s.head_dim;
   const auto q_at = [&](std::int64_t t) { return q + ((b * s.seq + t) * s.q_heads + h) * D; };
   const auto kv_at = [&](const float* base, std::int64_t t) {
@@ -274,10 +287,10 @@ __global__ void attention_forward_kernel(const float* q, const float* k, const f
 __global__ void attention_delta_kernel(const float* out, const float* d_out, float* delta,
                                        AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row =
-      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row = group_row();
   if (row >= s.batch * s.q_heads * s.seq) return;
-  const std::int64_t i = row % s.seq, h = (row / s.seq) % s.q_heads, b = row / (s.seq * s.q_heads);
+  const HeadRow r = head_row(row, s.q_heads, s.seq);
+  const std::int64_t b = r.b, h = r.head, i = r.t;
   const std::int64_t offset = ((b * s.seq + i) * s.q_heads + h) * s.head_dim;
   float o[kPerLane];
   load_row(out + offset, lane, s.head_dim, o);
@@ -290,10 +303,10 @@ __global__ void attention_dq_kernel(const float* q, const float* k, const float*
                                     const std::int32_t* doc, const float* lse, const float* delta,
                                     const float* d_out, float* dq, AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row =
-      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row = group_row();
   if (row >= s.batch * s.q_heads * s.seq) return;
-  const std::int64_t i = row % s.seq, h = (row / s.seq) % s.q_heads, b = row / (s.seq * s.q_heads);
+  const HeadRow r = head_row(row, s.q_heads, s.seq);
+  const std::int64_t b = r.b, h = r.head, i = r.t;
   const std::int64_t kvh = h / (s.q_heads / s.kv_heads), D = s.head_dim;
   const std::int64_t qi_offset = ((b * s.seq + i) * s.q_heads + h) * D;
   const float lse_i = lse[(b * s.q_heads + h) * s.seq + i],
@@ -324,11 +337,10 @@ __global__ void attention_dkv_kernel(const float* q, const float* k, const float
                                      const std::int32_t* doc, const float* lse, const float* delta,
                                      const float* d_out, float* dk, float* dv, AttentionShape s) {
   const int lane = threadIdx.x % kLanes;
-  const std::int64_t row =
-      static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  const std::int64_t row = group_row();
   if (row >= s.batch * s.kv_heads * s.seq) return;
-  const std::int64_t j = row % s.seq, kvh = (row / s.seq) % s.kv_heads,
-                     b = row / (s.seq * s.kv_heads);
+  const HeadRow r = head_row(row, s.kv_heads, s.seq);
+  const std::int64_t b = r.b, kvh = r.head, j = r.t;
   const std::int64_t group = s.q_heads / s.kv_heads, D = s.head_dim;
   const std::int64_t kj_offset = ((b * s.seq + j) * s.kv_heads + kvh) * D;
   float kj[kPerLane], vj[kPerLane], dk_acc[kPerLane] = {}, dv_acc[kPerLane] = {};

@@ -16,13 +16,6 @@ class OwnGemm final : public Blas {
     ldc = ldc != 0 ? ldc : g.n;
     const std::int64_t ldb = g.trans_b ? g.k : g.n;
     const auto* b = static_cast<const float*>(g.b);
-    if (g.batch > 1 && g.stride_c == 0) {
-      // Every item writes the same C: in order, as the formula reads.
-      for (std::int64_t i = 0; i < g.batch; ++i)
-        launch_gemm(g.a + i * g.stride_a, b + i * g.stride_b, g.c, g.m, g.n, g.k, 1, lda, ldb, ldc,
-                    0, 0, 0, g.trans_a, g.trans_b, g.accumulate, g.alpha, stream_);
-      return;
-    }
     const bool batched = g.batch > 1;
     launch_gemm(g.a, b, g.c, g.m, g.n, g.k, g.batch, lda, ldb, ldc, batched ? g.stride_a : 0,
                 batched ? g.stride_b : 0, batched ? g.stride_c : 0, g.trans_a, g.trans_b,
