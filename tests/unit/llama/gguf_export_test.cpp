@@ -31,6 +31,13 @@ struct Exported {
   engine::GgufFile file;
   std::vector<char> bytes;  // the whole file
 
+  static Exported read(const fs::path& path) {
+    Exported e{engine::read_gguf(path), {}};
+    std::ifstream in(path, std::ios::binary);
+    e.bytes.assign(std::istreambuf_iterator<char>(in), {});
+    return e;
+  }
+
   const engine::GgufTensorInfo& tensor(const std::string& name) const {
     for (const auto& t : file.tensors)
       if (t.name == name) return t;
@@ -73,10 +80,7 @@ Exported export_stories(const fs::path& out, GgmlType type) {
   const std::unique_ptr<Model> model = load_model(kStoriesDir);
   const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
   engine::export_gguf(*model, kStoriesDir, tokenizer, out, {.type = type, .name = ""});
-  Exported e{engine::read_gguf(out), {}};
-  std::ifstream in(out, std::ios::binary);
-  e.bytes.assign(std::istreambuf_iterator<char>(in), {});
-  return e;
+  return Exported::read(out);
 }
 
 std::vector<float> hf(const std::string& name) {
@@ -257,9 +261,7 @@ TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
   const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
   engine::export_gguf(*model, dir / "m", tokenizer, dir / "r.gguf",
                       {.type = GgmlType::f32, .name = ""});
-  Exported e{engine::read_gguf(dir / "r.gguf"), {}};
-  std::ifstream in(dir / "r.gguf", std::ios::binary);
-  e.bytes.assign(std::istreambuf_iterator<char>(in), {});
+  const Exported e = Exported::read(dir / "r.gguf");
   const std::vector<float> got = e.values("rope_freqs.weight");
   ASSERT_EQ(got.size(), 4u);  // head_dim 8
   const double pi = 3.14159265358979323846;
@@ -308,9 +310,7 @@ TEST(GgufExport, QwenModelsKeepTheirRowOrderBiasesAndNorms) {
     const std::unique_ptr<Model> model = load_model(dir / arch);
     engine::export_gguf(*model, dir / arch, tokenizer, dir / (arch + ".gguf"),
                         {.type = GgmlType::f32, .name = ""});
-    Exported e{engine::read_gguf(dir / (arch + ".gguf")), {}};
-    std::ifstream in(dir / (arch + ".gguf"), std::ios::binary);
-    e.bytes.assign(std::istreambuf_iterator<char>(in), {});
+    const Exported e = Exported::read(dir / (arch + ".gguf"));
     EXPECT_EQ(e.file.require("general.architecture").as_string("a"), arch);
     EXPECT_EQ(e.file.require(arch + ".attention.head_count_kv").as_int("k"), 2);
     EXPECT_EQ(e.values("blk.1.attn_q.weight"),
