@@ -231,7 +231,7 @@ int main(int argc, char** argv) try {
   ft::engine::PluginRegistry registry;
   registry.scan(ft::engine::plugin_search_path({}, {}));
   std::unique_ptr<ft::Backend> backend = registry.create_backend("cpu");
-  backend->set_threads(threads);
+  backend->configure(ft::Options("backend").set("threads", static_cast<std::int64_t>(threads)));
   std::unique_ptr<ft::Model> model = registry.create_model("llama");
   auto start = Clock::now();
   model->load({.path = model_dir, .dtype = ft::DType::f32, .quantize_linear = std::nullopt},

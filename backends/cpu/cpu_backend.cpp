@@ -7,6 +7,8 @@
 #include <string>
 
 #include "backends/cpu/kernels.hpp"
+#include <fmt/format.h>
+
 #include "ftengine/error.hpp"
 
 namespace ft::backends::cpu {
@@ -39,6 +41,14 @@ void CpuBackend::set_threads(int threads) {
   }
   threads_ = threads == 0 ? omp_get_num_procs() : threads;
   omp_set_num_threads(threads_);
+}
+
+void CpuBackend::configure(const Options& options) {
+  Backend::configure(options);  // device 0
+  const std::int64_t threads = options.integer("threads", 0);
+  if (threads > 4096)
+    throw Error(fmt::format("{}.threads = {}: at most 4096", options.section(), threads));
+  set_threads(static_cast<int>(threads));
 }
 
 void CpuBackend::use_threads() const {
@@ -93,7 +103,11 @@ FT_CPU_FORWARD(swiglu_forward, SwigluForwardArgs)
 FT_CPU_FORWARD(swiglu_backward, SwigluBackwardArgs)
 FT_CPU_FORWARD(cross_entropy_forward, CrossEntropyForwardArgs)
 FT_CPU_FORWARD(cross_entropy_backward, CrossEntropyBackwardArgs)
+FT_CPU_FORWARD(unary, UnaryArgs)
 FT_CPU_FORWARD(binary, BinaryArgs)
+FT_CPU_FORWARD(reduce_rows, ReduceRowsArgs)
+FT_CPU_FORWARD(reduce, ReduceArgs)
+FT_CPU_FORWARD(masked_softmax, MaskedSoftmaxArgs)
 FT_CPU_FORWARD(axpby, AxpbyArgs)
 FT_CPU_FORWARD(bias_add, BiasAddArgs)
 FT_CPU_FORWARD(sum_rows, SumRowsArgs)
@@ -102,18 +116,5 @@ FT_CPU_FORWARD(dropout, DropoutArgs)
 FT_CPU_FORWARD(adamw_step, AdamWStepArgs)
 FT_CPU_FORWARD(sgd_step, SgdStepArgs)
 #undef FT_CPU_FORWARD
-
-double CpuBackend::sum(const float* x, std::int64_t n) {
-  use_threads();
-  return kernels::sum(x, n);
-}
-double CpuBackend::sum_squares(const float* x, std::int64_t n) {
-  use_threads();
-  return kernels::sum_squares(x, n);
-}
-std::int64_t CpuBackend::count_nonfinite(const float* x, std::int64_t n) {
-  use_threads();
-  return kernels::count_nonfinite(x, n);
-}
 
 }  // namespace ft::backends::cpu

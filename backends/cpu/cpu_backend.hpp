@@ -6,7 +6,7 @@
 // each one lives. Used as a plugin (plugin = "cpu") or linked directly by tests:
 //
 //   ft::backends::cpu::CpuBackend backend;
-//   backend.set_threads(0);  // all cores
+//   backend.set_threads(0);  // all cores (a job says [backend] threads = 0)
 #pragma once
 
 #include <cstddef>
@@ -26,7 +26,11 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
   DeviceInfo probe() override;
-  void set_threads(int threads) override;
+  // [backend] threads (0: all cores) and device (0, the only one).
+  void configure(const Options& options) override;
+  bool host_accessible() const override { return true; }
+  // 0 = all cores.
+  void set_threads(int threads);
   int threads() const { return threads_; }
 
   void* allocate(std::size_t bytes) override;
@@ -41,6 +45,7 @@ class CpuBackend final : public Backend {
   void release_cached_memory() override;
 
   void gemm(const GemmArgs& args) override;
+  void gemm_4bit(const Gemm4bitArgs& args) override;
   void embedding_forward(const EmbeddingForwardArgs& args) override;
   void embedding_backward(const EmbeddingBackwardArgs& args) override;
   void rmsnorm_forward(const RmsNormForwardArgs& args) override;
@@ -52,7 +57,11 @@ class CpuBackend final : public Backend {
   void swiglu_backward(const SwigluBackwardArgs& args) override;
   void cross_entropy_forward(const CrossEntropyForwardArgs& args) override;
   void cross_entropy_backward(const CrossEntropyBackwardArgs& args) override;
+  void unary(const UnaryArgs& args) override;
   void binary(const BinaryArgs& args) override;
+  void reduce_rows(const ReduceRowsArgs& args) override;
+  void reduce(const ReduceArgs& args) override;
+  void masked_softmax(const MaskedSoftmaxArgs& args) override;
   void axpby(const AxpbyArgs& args) override;
   void bias_add(const BiasAddArgs& args) override;
   void sum_rows(const SumRowsArgs& args) override;
@@ -60,11 +69,6 @@ class CpuBackend final : public Backend {
   void dropout(const DropoutArgs& args) override;
   void adamw_step(const AdamWStepArgs& args) override;
   void sgd_step(const SgdStepArgs& args) override;
-  double sum(const float* x, std::int64_t n) override;
-  double sum_squares(const float* x, std::int64_t n) override;
-  std::int64_t count_nonfinite(const float* x, std::int64_t n) override;
-  bool host_accessible() const override { return true; }
-  void gemm_4bit(const Gemm4bitArgs& args) override;
 
   // Number of oneDNN matmul primitives built so far (tests check that shapes are reused).
   std::size_t cached_gemm_primitives() const { return gemm_.cached_primitives(); }

@@ -3,12 +3,15 @@
 // CpuBackend's virtual functions forward here; each kernel's formula is in
 // ftengine/backend.hpp and again on top of its definition. They run OpenMP parallel loops
 // with the calling thread's team size (CpuBackend::set_threads sets it).
+// The fused kernels the SDK would otherwise compose (backend_defaults.cpp) are here as one
+// pass each: masked softmax, RMSNorm, SwiGLU, AdamW, SGD.
 //
 //   kernels_norm.cpp         embedding, rmsnorm, rope
 //   attention.cpp            flash attention forward and backward
-//   kernels_elementwise.cpp  swiglu, binary, axpby, bias_add, sum_rows, cast, dropout
+//   kernels_elementwise.cpp  swiglu, unary, binary, axpby, bias_add, sum_rows, reduce_rows,
+//                            masked_softmax, cast, dropout
 //   kernels_loss.cpp         cross-entropy
-//   kernels_optim.cpp        AdamW, SGD, sum, sum_squares, count_nonfinite
+//   kernels_optim.cpp        AdamW, SGD, reduce
 #pragma once
 
 #include <cstdint>
@@ -28,7 +31,10 @@ void attention_backward(const AttentionBackwardArgs& args);
 
 void swiglu_forward(const SwigluForwardArgs& args);
 void swiglu_backward(const SwigluBackwardArgs& args);
+void unary(const UnaryArgs& args);
 void binary(const BinaryArgs& args);
+void reduce_rows(const ReduceRowsArgs& args);
+void masked_softmax(const MaskedSoftmaxArgs& args);
 void axpby(const AxpbyArgs& args);
 void bias_add(const BiasAddArgs& args);
 void sum_rows(const SumRowsArgs& args);
@@ -40,9 +46,7 @@ void cross_entropy_backward(const CrossEntropyBackwardArgs& args);
 
 void adamw_step(const AdamWStepArgs& args);
 void sgd_step(const SgdStepArgs& args);
-double sum(const float* x, std::int64_t n);
-double sum_squares(const float* x, std::int64_t n);
-std::int64_t count_nonfinite(const float* x, std::int64_t n);
+void reduce(const ReduceArgs& args);
 
 // Widens n elements of a f32/bf16/f16 array into f32 (a plain copy for f32).
 void widen_to_f32(const void* src, DType src_dtype, float* dst, std::int64_t n);

@@ -1,7 +1,9 @@
-// Element-wise kernels: swiglu, add/mul, axpby, bias, column sums, casts, dropout.
+// Element-wise kernels: swiglu, binary and unary ops, axpby, bias, row and column
+// reductions, masked softmax, casts, dropout.
 // Each is one pass over memory; they run in parallel over chunks big enough to amortise
 // the OpenMP fork, with contiguous inner loops the compiler vectorises.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -61,17 +63,124 @@ void swiglu_backward(const SwigluBackwardArgs& a) {
 
 // ---- add, mul, axpby, bias ----------------------------------------------------------------
 
-// out[i] = a[i] (+|*) b[i]; out may alias a or b (so no __restrict here).
-void binary(const BinaryArgs& a) {
+namespace {
+
+template <typename Op>
+void binary_loop(const BinaryArgs& a, Op op) {
   const float* x = a.a;
   const float* y = a.b;
   float* out = a.out;
-  if (a.op == BinaryOp::add) {
+  switch (a.broadcast) {
+    case Broadcast::none:
 #pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
-    for (std::int64_t i = 0; i < a.n; ++i) out[i] = x[i] + y[i];
-  } else {
+      for (std::int64_t i = 0; i < a.n; ++i) out[i] = op(x[i], y[i]);
+      return;
+    case Broadcast::row: {  // [rows, b_n] (op) [b_n]
+      const std::int64_t cols = a.b_n, rows = a.n / cols;
+#pragma omp parallel for schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c) out[r * cols + c] = op(x[r * cols + c], y[c]);
+      return;
+    }
+    case Broadcast::column: {  // [b_n, cols] (op) [b_n] (one value per row)
+      const std::int64_t rows = a.b_n, cols = a.n / rows;
+#pragma omp parallel for schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const float b = y[r];
+        for (std::int64_t c = 0; c < cols; ++c) out[r * cols + c] = op(x[r * cols + c], b);
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+// out[i] = a[i] (op) b[j(i)]; out may alias a or b (so no __restrict here).
+void binary(const BinaryArgs& a) {
+  if (a.broadcast != Broadcast::none && (a.b_n <= 0 || a.n % a.b_n != 0))
+    throw Error("binary: broadcast b of " + std::to_string(a.b_n) + " elements does not divide " +
+                std::to_string(a.n));
+  switch (a.op) {
+    case BinaryOp::add: return binary_loop(a, [](float x, float y) { return x + y; });
+    case BinaryOp::sub: return binary_loop(a, [](float x, float y) { return x - y; });
+    case BinaryOp::mul: return binary_loop(a, [](float x, float y) { return x * y; });
+    case BinaryOp::div: return binary_loop(a, [](float x, float y) { return x / y; });
+  }
+}
+
+// y[i] = f(alpha x[i] + beta); y may alias x.
+void unary(const UnaryArgs& a) {
+  const float* x = a.x;
+  float* y = a.y;
+  const float alpha = a.alpha, beta = a.beta;
+  switch (a.op) {
+    case UnaryOp::identity:
 #pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
-    for (std::int64_t i = 0; i < a.n; ++i) out[i] = x[i] * y[i];
+      for (std::int64_t i = 0; i < a.n; ++i) y[i] = alpha * x[i] + beta;
+      return;
+    case UnaryOp::exp:
+#pragma omp parallel for schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t chunk = 0; chunk < chunks_of(a.n); ++chunk) {
+        const std::int64_t i0 = chunk * kChunk, len = std::min(kChunk, a.n - i0);
+        exp_affine_sum(x + i0, alpha, -beta, y + i0, len);
+      }
+      return;
+    case UnaryOp::log:
+#pragma omp parallel for schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t i = 0; i < a.n; ++i) y[i] = std::log(alpha * x[i] + beta);
+      return;
+    case UnaryOp::sqrt:
+#pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t i = 0; i < a.n; ++i) y[i] = std::sqrt(alpha * x[i] + beta);
+      return;
+    case UnaryOp::rsqrt:
+#pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t i = 0; i < a.n; ++i) y[i] = 1.0f / std::sqrt(alpha * x[i] + beta);
+      return;
+    case UnaryOp::sigmoid:
+#pragma omp parallel for schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t chunk = 0; chunk < chunks_of(a.n); ++chunk) {
+        const std::int64_t i0 = chunk * kChunk, len = std::min(kChunk, a.n - i0);
+        exp_affine_sum(x + i0, -alpha, beta, y + i0, len);  // exp(-(alpha x + beta))
+        for (std::int64_t i = i0; i < i0 + len; ++i) y[i] = 1.0f / (1.0f + y[i]);
+      }
+      return;
+    case UnaryOp::square:
+#pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
+      for (std::int64_t i = 0; i < a.n; ++i) {
+        const float z = alpha * x[i] + beta;
+        y[i] = z * z;
+      }
+      return;
+  }
+}
+
+// out[r] = sum_c x[r, c] (in double, in column order) or max_c x[r, c]
+void reduce_rows(const ReduceRowsArgs& a) {
+#pragma omp parallel for schedule(static) if (a.rows * a.cols >= kParallelMin)
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    const float* __restrict x = a.x + r * a.cols;
+    if (a.op == RowReduce::max) {
+      a.out[r] = max_of(x, a.cols);
+    } else {
+      double s = 0.0;
+      for (std::int64_t c = 0; c < a.cols; ++c) s += x[c];
+      a.out[r] = static_cast<float>(s);
+    }
+  }
+}
+
+// z = scale x + mask;  y = exp(z - max z) / sum exp(z - max z), a row at a time.
+void masked_softmax(const MaskedSoftmaxArgs& a) {
+#pragma omp parallel for schedule(static) if (a.rows * a.cols >= kParallelMin)
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    const float* x = a.x + r * a.cols;
+    float* y = a.y + r * a.cols;
+    for (std::int64_t c = 0; c < a.cols; ++c) y[c] = a.scale * x[c] + (a.mask ? a.mask[c] : 0.0f);
+    const float sum = exp_affine_sum(y, 1.0f, max_of(y, a.cols), y, a.cols);
+    const float inv = 1.0f / sum;
+    for (std::int64_t c = 0; c < a.cols; ++c) y[c] *= inv;
   }
 }
 

@@ -43,10 +43,11 @@ void cross_entropy_forward(const CrossEntropyForwardArgs& a) {
   }
 }
 
-// In place: logits[r, v] <- grad_scale * (exp(logits[r, v] - lse[r]) - [v == targets[r]]),
-// the whole row 0 where targets[r] == ignore_index.
+// In place: logits[r, v] <- s * (exp(logits[r, v] - lse[r]) - [v == targets[r]]),
+// s = grad_scale * d_loss[0]; the whole row 0 where targets[r] == ignore_index.
 void cross_entropy_backward(const CrossEntropyBackwardArgs& a) {
   check_targets(a.targets, a.rows, a.vocab, a.ignore_index);
+  const float scale = a.d_loss ? a.grad_scale * a.d_loss[0] : a.grad_scale;
 #pragma omp parallel for schedule(static) if (a.rows * a.vocab >= (1 << 15))
   for (std::int64_t r = 0; r < a.rows; ++r) {
     float* __restrict row = a.logits + r * a.vocab;
@@ -57,7 +58,6 @@ void cross_entropy_backward(const CrossEntropyBackwardArgs& a) {
     }
     exp_affine_sum(row, 1.0f, a.lse[r], row, a.vocab);  // softmax probabilities
     row[t] -= 1.0f;
-    const float scale = a.grad_scale;
     for (std::int64_t v = 0; v < a.vocab; ++v) row[v] *= scale;
   }
 }

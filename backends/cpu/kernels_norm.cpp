@@ -148,7 +148,7 @@ void rope(const RopeArgs& a) {
     for (std::int64_t t = 0; t < a.n_tokens; ++t) {
       const float pos = static_cast<float>(a.positions[t]);
       for (std::int64_t i = 0; i < half; ++i) {
-        const float angle = pos * a.inv_freq_host[i];
+        const float angle = pos * a.inv_freq[i];
         cos_t[i] = std::cos(angle);
         sin_t[i] = sign * std::sin(angle);
       }

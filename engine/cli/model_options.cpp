@@ -58,7 +58,9 @@ LoadedModel load_model(const GlobalOptions& global, const ModelSpec& spec) {
   auto registry = std::make_unique<engine::PluginRegistry>();
   registry->scan(engine::plugin_search_path(global.plugin_dirs, {}));
   std::unique_ptr<Backend> backend = registry->select_backend(spec.backend);
-  backend->set_threads(spec.threads);
+  Options backend_options("backend");
+  backend_options.set("threads", static_cast<std::int64_t>(spec.threads));
+  backend->configure(backend_options);
 
   // The tokenizer first: it is quick to read and its errors are clearer than a model's.
   engine::Tokenizer tokenizer = engine::Tokenizer::from_directory(spec.dir);

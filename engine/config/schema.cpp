@@ -363,10 +363,16 @@ std::vector<Section> build_schema() {
                    .open_choices = true},
                   {.name = "threads",
                    .type = Type::integer,
-                   .doc = "CPU threads (0: all cores).",
+                   .doc = "CPU threads (0: all cores); the cpu backend's option.",
                    .default_value = "0",
                    .min = at_least(0),
                    .max = at_most(4096)},
+                  {.name = "device",
+                   .type = Type::integer,
+                   .doc = "Device index the backend runs on (GPU backends; the CPU has one, 0).",
+                   .default_value = "0",
+                   .min = at_least(0),
+                   .max = at_most(1023)},
               }});
 
   s.push_back(

@@ -1,5 +1,7 @@
 #include "engine/plugins/library.hpp"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 #include <fmt/format.h>
 
@@ -44,7 +46,7 @@ std::string text_or(const char* text, std::string_view fallback) {
 }  // namespace
 
 bool is_known_kind(std::string_view kind) {
-  return kind == "backend" || kind == "model" || kind == "adapter" || kind == "optimizer";
+  return std::find(kPluginKinds.begin(), kPluginKinds.end(), kind) != kPluginKinds.end();
 }
 
 std::string describe_load_failure(const std::filesystem::path& path,

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ftengine/module.hpp"
+#include "engine/train/flat_parameters.hpp"
 
 namespace ft::engine {
 
@@ -16,9 +16,10 @@ inline std::vector<std::int64_t> rows_for_this_rank(std::vector<std::int64_t> st
   return step_rows;
 }
 
-// Called between backward and clipping: with N ranks, sums the trainable gradients over
-// every rank, so each then clips and steps on the same numbers.
-inline void all_reduce_gradients(const std::vector<Parameter>& /*trainable*/) {}
+// Called between backward and clipping: with N ranks, sums the trainable gradients (one
+// flat buffer, one collective) over every rank, so each then clips and steps on the same
+// numbers.
+inline void all_reduce_gradients(const FlatParameters& /*trainable*/) {}
 
 // Only rank 0 writes checkpoints, metrics and outputs.
 inline bool writes_outputs() { return true; }

@@ -1,19 +1,35 @@
 #include "engine/train/gradients.hpp"
 
-#include <cmath>
-
-#include "ftengine/autograd.hpp"
-#include "ftengine/ops.hpp"
-
 namespace ft::engine {
 
-double global_grad_norm(const std::vector<Parameter>& parameters, Backend& backend) {
-  double sum = 0.0;
-  for (const Parameter& p : parameters) {
-    const Tensor grad = p.tensor.grad();
-    if (grad.defined()) sum += backend.sum_squares(grad.f32(), grad.numel());
+void measure_gradients(const FlatParameters& flat, double* stats) {
+  Backend& be = flat.grads().backend();
+  for (const auto& [op, out] : {std::pair{ReduceOp::sum_squares, stats},
+                               std::pair{ReduceOp::count_nonfinite, stats + 1}}) {
+    ReduceArgs args;
+    args.x = flat.grads().f32();
+    args.n = flat.numel();
+    args.op = op;
+    args.out64 = out;
+    be.reduce(args);
   }
-  return std::sqrt(sum);
+}
+
+double clip_coefficient(double max_norm, double norm) {
+  if (max_norm <= 0) return 1.0;
+  const double coefficient = max_norm / (norm + 1e-6);
+  return coefficient < 1.0 ? coefficient : 1.0;
+}
+
+void clip_gradients(const FlatParameters& flat, double coefficient) {
+  if (coefficient == 1.0 || flat.numel() == 0) return;
+  AxpbyArgs args;
+  args.x = flat.grads().f32();
+  args.y = flat.grads().f32();
+  args.n = flat.numel();
+  args.alpha = static_cast<float>(coefficient);
+  args.beta = 0.0f;
+  flat.grads().backend().axpby(args);
 }
 
 const Parameter* first_nonfinite_gradient(const std::vector<Parameter>& parameters,
@@ -23,17 +39,6 @@ const Parameter* first_nonfinite_gradient(const std::vector<Parameter>& paramete
     if (grad.defined() && backend.count_nonfinite(grad.f32(), grad.numel()) > 0) return &p;
   }
   return nullptr;
-}
-
-void clip_gradients(const std::vector<Parameter>& parameters, double max_norm, double norm) {
-  if (max_norm <= 0) return;
-  const double coefficient = max_norm / (norm + 1e-6);
-  if (coefficient >= 1.0) return;
-  NoGrad no_grad;
-  for (const Parameter& p : parameters) {
-    const Tensor grad = p.tensor.grad();
-    if (grad.defined()) p.tensor.set_grad(ops::scale(grad, static_cast<float>(coefficient)));
-  }
 }
 
 }  // namespace ft::engine

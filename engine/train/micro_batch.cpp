@@ -4,32 +4,55 @@
 
 namespace ft::engine {
 
+std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
+                                           const std::vector<std::int64_t>& indices,
+                                           std::size_t batch_size, Backend& backend) {
+  FT_CHECK(!indices.empty() && batch_size > 0 && indices.size() % batch_size == 0,
+           "make_micro_batches: the rows do not make whole micro-batches");
+  // Host layout: per micro-batch, its tokens, positions, doc_ids, targets ([B, L] each).
+  std::vector<std::int32_t> host;
+  std::vector<MicroBatch> batches(indices.size() / batch_size);
+  std::vector<std::pair<std::int64_t, Shape>> places;  // offset of each micro-batch, its shape
+  for (std::size_t m = 0; m < batches.size(); ++m) {
+    const auto first = static_cast<std::size_t>(indices[m * batch_size]);
+    const auto length = static_cast<std::int64_t>(rows[first].tokens.size());
+    places.emplace_back(static_cast<std::int64_t>(host.size()),
+                        Shape{static_cast<std::int64_t>(batch_size), length});
+    MicroBatch& batch = batches[m];
+    for (const auto field : {&TokenRow::tokens, &TokenRow::positions, &TokenRow::doc_ids,
+                             &TokenRow::targets})
+      for (std::size_t r = 0; r < batch_size; ++r) {
+        const TokenRow& row = rows[static_cast<std::size_t>(indices[m * batch_size + r])];
+        FT_CHECK(static_cast<std::int64_t>(row.tokens.size()) == length,
+                 "make_micro_batches: rows of different lengths in one micro-batch");
+        const std::vector<std::int32_t>& values = row.*field;
+        host.insert(host.end(), values.begin(), values.end());
+      }
+    for (std::size_t r = 0; r < batch_size; ++r) {
+      const TokenRow& row = rows[static_cast<std::size_t>(indices[m * batch_size + r])];
+      for (std::size_t t = 0; t < row.tokens.size(); ++t) {
+        batch.tokens += row.doc_ids[t] >= 0;
+        batch.target_tokens += row.targets[t] != kIgnoreTarget;
+      }
+    }
+  }
+  const Tensor upload =
+      Tensor::from_ints(host, {static_cast<std::int64_t>(host.size())}, backend);
+  for (std::size_t m = 0; m < batches.size(); ++m) {
+    const auto& [offset, shape] = places[m];
+    const std::int64_t n = shape_numel(shape);
+    batches[m].input.tokens = upload.view(offset, shape);
+    batches[m].input.positions = upload.view(offset + n, shape);
+    batches[m].input.doc_ids = upload.view(offset + 2 * n, shape);
+    batches[m].targets = upload.view(offset + 3 * n, shape);
+  }
+  return batches;
+}
+
 MicroBatch make_micro_batch(const std::vector<TokenRow>& rows,
                             const std::vector<std::int64_t>& indices, Backend& backend) {
   FT_CHECK(!indices.empty(), "make_micro_batch: no rows");
-  const auto length =
-      static_cast<std::int64_t>(rows[static_cast<std::size_t>(indices[0])].tokens.size());
-  std::vector<std::int32_t> tokens, targets, positions, doc_ids;
-  MicroBatch batch;
-  for (const std::int64_t i : indices) {
-    const TokenRow& row = rows[static_cast<std::size_t>(i)];
-    FT_CHECK(static_cast<std::int64_t>(row.tokens.size()) == length,
-             "make_micro_batch: rows of different lengths");
-    tokens.insert(tokens.end(), row.tokens.begin(), row.tokens.end());
-    targets.insert(targets.end(), row.targets.begin(), row.targets.end());
-    positions.insert(positions.end(), row.positions.begin(), row.positions.end());
-    doc_ids.insert(doc_ids.end(), row.doc_ids.begin(), row.doc_ids.end());
-    for (std::size_t t = 0; t < row.tokens.size(); ++t) {
-      batch.tokens += row.doc_ids[t] >= 0;
-      batch.target_tokens += row.targets[t] != kIgnoreTarget;
-    }
-  }
-  const Shape shape{static_cast<std::int64_t>(indices.size()), length};
-  batch.input.tokens = Tensor::from_ints(tokens, shape, backend);
-  batch.input.positions = Tensor::from_ints(positions, shape, backend);
-  batch.input.doc_ids = Tensor::from_ints(doc_ids, shape, backend);
-  batch.targets = Tensor::from_ints(targets, shape, backend);
-  return batch;
+  return make_micro_batches(rows, indices, indices.size(), backend)[0];
 }
 
 std::int64_t count_target_tokens(const std::vector<TokenRow>& rows,

@@ -25,6 +25,13 @@ struct MicroBatch {
 MicroBatch make_micro_batch(const std::vector<TokenRow>& rows,
                             const std::vector<std::int64_t>& indices, Backend& backend);
 
+// A step's micro-batches of `batch_size` rows each, from `indices` in order, uploaded in one
+// copy (each micro-batch's tensors are views of it), so a step's host-to-device traffic
+// does not grow with grad_accum.
+std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
+                                           const std::vector<std::int64_t>& indices,
+                                           std::size_t batch_size, Backend& backend);
+
 // Targets that carry loss in rows `indices`: what a step's loss is divided by.
 std::int64_t count_target_tokens(const std::vector<TokenRow>& rows,
                                  const std::vector<std::int64_t>& indices);

@@ -91,7 +91,7 @@ Plugins load_plugins(const Job& job, const std::vector<fs::path>& cli_plugin_dir
   registry->scan(plugin_search_path(cli_plugin_dirs, job.engine.plugin_dirs));
   // select_backend logs its choice (and, for "auto", why others were passed over).
   std::unique_ptr<Backend> backend = registry->select_backend(job.backend.plugin);
-  backend->set_threads(job.backend.threads);
+  backend->configure(options_from_section(job.resolved, "backend"));
   return {std::move(registry), std::move(backend)};
 }
 
@@ -127,13 +127,14 @@ TrainingSetup set_up_training(const Job& job, Plugins plugins) {
         fmt::format("adapter \"{}\" has nothing to train on this model", job.adapter.plugin));
   log::info("{}", trainable_parameters_line(count_parameters(model->parameters(), trainable)));
 
+  FlatParameters flat(trainable, *backend);
   std::unique_ptr<Optimizer> optimizer = registry->create_optimizer(job.optimizer.plugin);
   optimizer->configure(options_from_section(job.resolved, "optimizer"));
   optimizer->init(trainable, *backend);
 
   return TrainingSetup{std::move(registry),  std::move(backend), std::move(model),
                        std::move(tokenizer), std::move(adapter), std::move(optimizer),
-                       std::move(trainable)};
+                       std::move(trainable), std::move(flat)};
 }
 
 }  // namespace ft::engine

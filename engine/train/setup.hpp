@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/config/job.hpp"
+#include "engine/train/flat_parameters.hpp"
 #include "engine/plugins/registry.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "ftengine/adapter.hpp"
@@ -36,6 +37,7 @@ struct TrainingSetup {
   std::unique_ptr<Adapter> adapter;
   std::unique_ptr<Optimizer> optimizer;
   std::vector<Parameter> trainable;  // adapter->trainable_parameters(), in its order
+  FlatParameters flat;               // the trainable tensors and their gradients, gathered
 };
 
 // The plugin registry (scanned) and the job's backend.

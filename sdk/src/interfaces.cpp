@@ -1,6 +1,7 @@
 // Out-of-line destructors of the plugin interfaces: their vtables and type_info live in
 // libftengine_sdk.so, which is what makes dynamic_cast work across plugin libraries. And
-// the defaults of interface functions added within a major version.
+// the defaults of interface functions added within a major version (the Backend's fused
+// kernels have theirs in backend_defaults.cpp).
 #include <fmt/format.h>
 
 #include "ftengine/adapter.hpp"
@@ -26,8 +27,7 @@ std::optional<Quant4bitOptions> Adapter::base_quantization() const { return std:
 
 void Backend::gemm_4bit(const Gemm4bitArgs&) {
   throw Error(fmt::format(
-      "the {} backend has no 4-bit GEMM (ABI 1.3): QLoRA needs a backend that has one, such "
-      "as cpu",
+      "the {} backend has no 4-bit GEMM: QLoRA needs a backend that has one, such as cpu",
       name()));
 }
 

@@ -9,6 +9,7 @@ using detail::require;
 
 namespace {
 
+// b either has a's shape or is repeated over a's leading dimensions (a row broadcast).
 void binary(Backend& be, BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   BinaryArgs args;
   args.a = a.f32();
@@ -16,6 +17,10 @@ void binary(Backend& be, BinaryOp op, const Tensor& a, const Tensor& b, const Te
   args.out = out.f32();
   args.n = out.numel();
   args.op = op;
+  if (b.numel() != out.numel()) {
+    args.broadcast = Broadcast::row;
+    args.b_n = b.numel();
+  }
   be.binary(args);
 }
 
@@ -100,10 +105,12 @@ class AddNode : public Node {
   std::vector<Tensor> backward(const Tensor& d_out) override { return {d_out, d_out}; }
 };
 
-// out = a * b;  da = d_out * b, db = d_out * a
+// out = a * b;  da = d_out * b, db = d_out * a. When b ([cols]) repeats over a's rows,
+// db is the column sums of d_out * a.
 class MulNode : public Node {
  public:
-  MulNode(Tensor a, Tensor b) : a_(std::move(a)), b_(std::move(b)) {}
+  MulNode(Tensor a, Tensor b, Shape b_shape)
+      : a_(std::move(a)), b_(std::move(b)), b_shape_(std::move(b_shape)) {}
   std::string_view name() const override { return "mul"; }
   std::vector<Tensor> backward(const Tensor& d_out) override {
     Backend& be = d_out.backend();
@@ -113,8 +120,20 @@ class MulNode : public Node {
       binary(be, BinaryOp::mul, d_out, b_, grads[0]);
     }
     if (needs_grad(1)) {
-      grads[1] = detail::empty_f32(d_out.shape(), be);
-      binary(be, BinaryOp::mul, d_out, a_, grads[1]);
+      Tensor product = detail::empty_f32(d_out.shape(), be);
+      binary(be, BinaryOp::mul, d_out, a_, product);
+      const std::int64_t cols = shape_numel(b_shape_);
+      if (cols == d_out.numel()) {
+        grads[1] = product;
+      } else {
+        grads[1] = detail::empty_f32(b_shape_, be);
+        SumRowsArgs args;
+        args.x = product.f32();
+        args.out = grads[1].f32();
+        args.rows = cols == 0 ? 0 : d_out.numel() / cols;
+        args.cols = cols;
+        be.sum_rows(args);
+      }
     }
     return grads;
   }
@@ -125,6 +144,7 @@ class MulNode : public Node {
 
  private:
   Tensor a_, b_;
+  Shape b_shape_;
 };
 
 // out = factor * x;  dx = factor * d_out
@@ -188,8 +208,10 @@ class SumNode : public Node {
   explicit SumNode(Shape input_shape) : input_shape_(std::move(input_shape)) {}
   std::string_view name() const override { return "sum"; }
   std::vector<Tensor> backward(const Tensor& d_out) override {
-    const std::vector<float> filled(shape_numel(input_shape_), d_out.item());
-    return {Tensor::from_vector(filled, input_shape_, d_out.backend())};
+    Backend& be = d_out.backend();
+    Tensor dx = Tensor::zeros(input_shape_, DType::f32, be);
+    if (dx.numel() > 0) binary(be, BinaryOp::add, dx, d_out, dx);  // d_out read on the device
+    return {dx};
   }
 
  private:
@@ -244,21 +266,21 @@ Tensor add(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   const Shape& as = a.shape();
   const Shape& bs = b.shape();
-  if (bs.size() < as.size() && std::equal(bs.begin(), bs.end(), as.end() - bs.size())) {
-    // b repeated over a's leading dims: expanded = ones[rows, 1]·b[1, cols], a matmul, so
-    // b's gradient (the column sums of d_out ⊙ a) comes from matmul's backward.
-    const std::int64_t cols = b.numel(), rows = cols == 0 ? 0 : a.numel() / cols;
-    const Tensor ones = Tensor::from_vector(std::vector<float>(static_cast<std::size_t>(rows), 1.0f),
-                                            {rows, 1}, a.backend());
-    return mul(a, reshape(matmul(ones, reshape(b, {1, cols})), as));
+  const bool repeated =
+      bs.size() < as.size() && std::equal(bs.begin(), bs.end(), as.end() - bs.size());
+  if (repeated) {
+    detail::require_dtype(a, DType::f32, "mul", "a");
+    detail::require_dtype(b, DType::f32, "mul", "b");
+    detail::require_same_backend(a, b, "mul");
+  } else {
+    require_same_shape(a, b, "mul");
   }
-  require_same_shape(a, b, "mul");
   Tensor out = detail::empty_f32(a.shape(), a.backend());
-  binary(a.backend(), BinaryOp::mul, a, b, out);
+  if (out.numel() > 0) binary(a.backend(), BinaryOp::mul, a, b, out);
   if (!any_requires_grad({&a, &b})) return out;
   // Each factor is saved only for the other's gradient.
   auto node = std::make_shared<MulNode>(b.requires_grad() ? a : Tensor(),
-                                        a.requires_grad() ? b : Tensor());
+                                        a.requires_grad() ? b : Tensor(), b.shape());
   return detail::record(out, node, {&a, &b});
 }
 
@@ -339,8 +361,12 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 
 Tensor sum(const Tensor& x) {
   detail::require_dtype(x, DType::f32, "sum", "input");
-  const double total = x.backend().sum(x.f32(), x.numel());
-  Tensor out = Tensor::from_vector({static_cast<float>(total)}, {}, x.backend());
+  Tensor out = Tensor::zeros({}, DType::f32, x.backend());
+  ReduceArgs args;
+  args.x = x.f32();
+  args.n = x.numel();
+  args.out32 = out.f32();
+  if (args.n > 0) x.backend().reduce(args);
   if (!any_requires_grad({&x})) return out;
   return detail::record(out, std::make_shared<SumNode>(x.shape()), {&x});
 }

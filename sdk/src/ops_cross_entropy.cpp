@@ -45,7 +45,8 @@ class CrossEntropyNode : public Node {
     Backend& be = d_loss.backend();
     const std::int64_t vocab = head_.dim(0), dim = head_.dim(1);
     const std::int64_t rows = hidden_.numel() / dim;
-    const float grad_scale = divisor_ > 0 ? static_cast<float>(d_loss.item() / divisor_) : 0.0f;
+    // The incoming gradient stays on the device: the kernel reads it there.
+    const float grad_scale = divisor_ > 0 ? static_cast<float>(1.0 / divisor_) : 0.0f;
     Tensor dh = needs_grad(0) ? detail::empty_f32(hidden_.shape(), be) : Tensor();
     detail::GradTarget dw;
     if (needs_grad(1)) dw = detail::grad_target(*this, 1, head_.shape(), be);
@@ -60,6 +61,7 @@ class CrossEntropyNode : public Node {
       xb.rows = n, xb.vocab = vocab;
       xb.ignore_index = ignore_index_;
       xb.grad_scale = grad_scale;
+      xb.d_loss = d_loss.f32();
       be.cross_entropy_backward(xb);
       if (dh.defined()) {
         GemmArgs g;  // dh[n, dim] = dlogits[n, vocab] · W[vocab, dim]
@@ -127,15 +129,23 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
   }
   logits = Tensor();
 
+  // The mean's divisor is counted on the host (a read of the targets); the sum, which
+  // training uses, never waits for the device.
   double divisor = 1.0;
   if (options.reduction == Reduction::mean) {
     const std::vector<std::int32_t> host_targets = targets.to_ints();
     divisor = static_cast<double>(std::count_if(host_targets.begin(), host_targets.end(),
                                                 [&](std::int32_t t) { return t != options.ignore_index; }));
   }
-  const double total = rows ? be.sum(loss_rows.f32(), rows) : 0.0;
-  const float loss_value = divisor > 0 ? static_cast<float>(total / divisor) : 0.0f;
-  Tensor loss = Tensor::from_vector({loss_value}, {}, be);
+  Tensor loss = Tensor::zeros({}, DType::f32, be);
+  if (rows > 0 && divisor > 0) {
+    ReduceArgs sum;  // loss = float(sum of the rows' losses in double / divisor)
+    sum.x = loss_rows.f32();
+    sum.n = rows;
+    sum.divisor = divisor;
+    sum.out32 = loss.f32();
+    be.reduce(sum);
+  }
   if (!any_requires_grad({&hidden, &lm_head})) return loss;
   auto node = std::make_shared<CrossEntropyNode>(hidden, lm_head, targets, lse, chunk, divisor,
                                                  options.ignore_index);

@@ -1,18 +1,13 @@
 // narrow, and attention of new tokens against a key/value cache (generation), composed from
-// existing backend kernels so every backend gets it without a kernel of its own.
+// GEMMs and the masked softmax, so every backend gets it without a kernel of its own.
 //
 // attention_decode, for new token i at position p = past + i and L = past + n cached keys:
-//   cache layout [kv_heads, max_tokens + 1, head_dim]: the keys of one kv head are
-//   contiguous rows, so one batched GEMM (batch = kv heads) scores all q heads of a token:
-//     S[h, j] = scale * q[i, h] · K[h / group, j]            j in [0, L]    (gemm)
-//     S[h, j] += mask[j]   (0 when j <= p and p - j < window, else -inf;   (bias_add)
-//                           always -inf at j = L, the spare zero row)
-//   softmax from the cross-entropy kernels with every target = L:
-//     lse[h] = log sum_j exp S[h, j]                                       (cross_entropy_forward)
-//     P[h, j] = exp(S[h, j] - lse[h]) - [j == L]                           (cross_entropy_backward)
-//   so P is the softmax everywhere but at j = L, where it is -1; V's row L is zero, so
-//     out[i, h] = sum_j P[h, j] V[h / group, j]                            (gemm)
-//   is exactly the attention output. The spare row is why the cache holds max_tokens + 1.
+//   cache layout [kv_heads, max_tokens, head_dim]: the keys of one kv head are contiguous
+//   rows, so one batched GEMM (batch = kv heads) scores all q heads of a token:
+//     S[h, j] = q[i, h] · K[h / group, j]                                   j in [0, L) (gemm)
+//     P[h, j] = softmax_j(scale * S[h, j] + mask[j])    (masked_softmax; mask 0 when j <= p
+//                                                        and p - j < window, else -inf)
+//     out[i, h] = sum_j P[h, j] V[h / group, j]                                        (gemm)
 //
 // The first call on an empty cache (the prompt) is plain causal attention over the new
 // tokens, done by the attention kernel; later calls loop over the new tokens (usually one).
@@ -78,8 +73,8 @@ KvCache make_kv_cache(std::int64_t kv_heads, std::int64_t max_tokens, std::int64
                     "be positive",
                     kv_heads, max_tokens, head_dim));
   KvCache cache;
-  cache.k = Tensor::zeros({kv_heads, max_tokens + 1, head_dim}, DType::f32, backend);
-  cache.v = Tensor::zeros({kv_heads, max_tokens + 1, head_dim}, DType::f32, backend);
+  cache.k = Tensor::zeros({kv_heads, max_tokens, head_dim}, DType::f32, backend);
+  cache.v = Tensor::zeros({kv_heads, max_tokens, head_dim}, DType::f32, backend);
   cache.max_tokens = max_tokens;
   return cache;
 }
@@ -104,7 +99,7 @@ Tensor attention_decode(const Tensor& q, const Tensor& k, const Tensor& v, KvCac
   const std::int64_t n = q.dim(1), q_heads = q.dim(2), kv_heads = k.dim(2), head_dim = q.dim(3);
   require(kv_heads > 0 && q_heads % kv_heads == 0, op,
           "q_heads ({}) must be a multiple of kv_heads ({})", q_heads, kv_heads);
-  const Shape cache_shape{kv_heads, cache.max_tokens + 1, head_dim};
+  const Shape cache_shape{kv_heads, cache.max_tokens, head_dim};
   require(cache.k.shape() == cache_shape && cache.v.shape() == cache_shape, op,
           "the cache must be {} (make_kv_cache), found k {} v {}", shape_str(cache_shape),
           shape_str(cache.k.shape()), shape_str(cache.v.shape()));
@@ -116,7 +111,7 @@ Tensor attention_decode(const Tensor& q, const Tensor& k, const Tensor& v, KvCac
   require(!any_requires_grad({&q, &k, &v}), op, "has no gradient: run generation under ft::NoGrad");
 
   Backend& be = q.backend();
-  const std::int64_t past = cache.length, rows = cache.max_tokens + 1;
+  const std::int64_t past = cache.length, rows = cache.max_tokens;
   const std::size_t row_bytes = static_cast<std::size_t>(head_dim) * sizeof(float);
   // Append: token i, kv head g -> cache row [g, past + i].
   for (std::int64_t i = 0; i < n; ++i) {
@@ -137,68 +132,46 @@ Tensor attention_decode(const Tensor& q, const Tensor& k, const Tensor& v, KvCac
 
   const float scale =
       options.scale > 0.0f ? options.scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const std::int64_t L = cache.length, cols = L + 1, group = q_heads / kv_heads;
-  // mask[i, j] for every new token at once: 0 where visible, -inf elsewhere and at j = L.
-  std::vector<float> mask_host(static_cast<std::size_t>(n * cols),
+  const std::int64_t L = cache.length, group = q_heads / kv_heads;
+  // mask[i, j] for every new token at once: 0 where visible, -inf elsewhere.
+  std::vector<float> mask_host(static_cast<std::size_t>(n * L),
                                -std::numeric_limits<float>::infinity());
   for (std::int64_t i = 0; i < n; ++i) {
     const std::int64_t p = past + i;
     const std::int64_t first =
         options.window > 0 ? std::max<std::int64_t>(0, p - options.window + 1) : 0;
-    for (std::int64_t j = first; j <= p; ++j) mask_host[i * cols + j] = 0.0f;
+    for (std::int64_t j = first; j <= p; ++j) mask_host[i * L + j] = 0.0f;
   }
-  const Tensor mask = Tensor::from_vector(mask_host, {n, cols}, be);
-  const Tensor targets = Tensor::from_ints(
-      std::vector<std::int32_t>(q_heads, static_cast<std::int32_t>(L)), {q_heads}, be);
-  Tensor scores = detail::empty_f32({q_heads, cols}, be);
-  Tensor loss = detail::empty_f32({q_heads}, be);
-  Tensor lse = detail::empty_f32({q_heads}, be);
+  const Tensor mask = Tensor::from_vector(mask_host, {n, L}, be);
+  Tensor scores = detail::empty_f32({q_heads, L}, be);
   Tensor out = detail::empty_f32(q.shape(), be);
-  constexpr std::int32_t kNoIgnore = -1;  // every target (L) is valid
 
   for (std::int64_t i = 0; i < n; ++i) {
-    GemmArgs s;  // S[g][group, L + 1] = scale * Q_i[g][group, D] · K[g][L + 1, D]ᵀ
+    GemmArgs s;  // S[g][group, L] = Q_i[g][group, D] · K[g][L, D]ᵀ
     s.a = q.f32() + i * q_heads * head_dim;
     s.b = cache.k.f32();
     s.c = scores.f32();
     s.trans_b = true;
-    s.m = group, s.n = cols, s.k = head_dim;
+    s.m = group, s.n = L, s.k = head_dim;
     s.batch = kv_heads;
-    s.stride_a = group * head_dim, s.stride_b = rows * head_dim, s.stride_c = group * cols;
-    s.alpha = scale;
+    s.stride_a = group * head_dim, s.stride_b = rows * head_dim, s.stride_c = group * L;
     be.gemm(s);
 
-    BiasAddArgs m;
-    m.x = scores.f32();
-    m.bias = mask.f32() + i * cols;
-    m.rows = q_heads, m.cols = cols;
-    be.bias_add(m);
+    MaskedSoftmaxArgs p;  // P = softmax(scale * S + mask_i), in place
+    p.x = scores.f32();
+    p.mask = mask.f32() + i * L;
+    p.y = scores.f32();
+    p.rows = q_heads, p.cols = L;
+    p.scale = scale;
+    be.masked_softmax(p);
 
-    CrossEntropyForwardArgs f;
-    f.logits = scores.f32();
-    f.targets = targets.i32();
-    f.loss = loss.f32();
-    f.lse = lse.f32();
-    f.rows = q_heads, f.vocab = cols;
-    f.ignore_index = kNoIgnore;
-    be.cross_entropy_forward(f);
-
-    CrossEntropyBackwardArgs p;  // scores <- softmax - onehot(L)
-    p.logits = scores.f32();
-    p.lse = lse.f32();
-    p.targets = targets.i32();
-    p.rows = q_heads, p.vocab = cols;
-    p.ignore_index = kNoIgnore;
-    p.grad_scale = 1.0f;
-    be.cross_entropy_backward(p);
-
-    GemmArgs o;  // out_i[g][group, D] = P[g][group, L + 1] · V[g][L + 1, D]
+    GemmArgs o;  // out_i[g][group, D] = P[g][group, L] · V[g][L, D]
     o.a = scores.f32();
     o.b = cache.v.f32();
     o.c = out.f32() + i * q_heads * head_dim;
-    o.m = group, o.n = head_dim, o.k = cols;
+    o.m = group, o.n = head_dim, o.k = L;
     o.batch = kv_heads;
-    o.stride_a = group * cols, o.stride_b = rows * head_dim, o.stride_c = group * head_dim;
+    o.stride_a = group * L, o.stride_b = rows * head_dim, o.stride_c = group * head_dim;
     be.gemm(o);
   }
   return out;

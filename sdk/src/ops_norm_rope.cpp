@@ -51,7 +51,7 @@ class RmsNormNode : public Node {
 // The rotation is orthogonal, so its vector-Jacobian product is the inverse rotation.
 class RopeNode : public Node {
  public:
-  RopeNode(Tensor positions, std::vector<float> inv_freq)
+  RopeNode(Tensor positions, Tensor inv_freq)
       : positions_(std::move(positions)), inv_freq_(std::move(inv_freq)) {}
   std::string_view name() const override { return "rope"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
@@ -60,7 +60,7 @@ class RopeNode : public Node {
     args.x = dy.f32();
     args.out = dx.f32();
     args.positions = positions_.i32();
-    args.inv_freq_host = inv_freq_.data();
+    args.inv_freq = inv_freq_.f32();
     args.n_tokens = dy.dim(0) * dy.dim(1);
     args.heads = dy.dim(2);
     args.head_dim = dy.dim(3);
@@ -68,11 +68,14 @@ class RopeNode : public Node {
     dy.backend().rope(args);
     return {dx};
   }
-  void release() override { positions_ = Tensor(); }
+  void release() override {
+    positions_ = Tensor();
+    inv_freq_ = Tensor();
+  }
 
  private:
   Tensor positions_;
-  std::vector<float> inv_freq_;
+  Tensor inv_freq_;
 };
 
 }  // namespace
@@ -142,22 +145,24 @@ std::vector<float> rope_inv_freq(std::int64_t head_dim, float theta, const RopeS
               "\": expected \"default\", \"linear\" or \"llama3\"");
 }
 
-Tensor rope(const Tensor& x, const Tensor& positions, const std::vector<float>& inv_freq) {
+Tensor rope(const Tensor& x, const Tensor& positions, const Tensor& inv_freq) {
   constexpr std::string_view op = "rope";
   detail::require_dtype(x, DType::f32, op, "input");
   detail::require_dtype(positions, DType::i32, op, "positions");
+  detail::require_dtype(inv_freq, DType::f32, op, "inv_freq");
+  detail::require_same_backend(x, inv_freq, op);
   require(x.ndim() == 4, op, "input must be [batch, seq, heads, head_dim], found {}",
           shape_str(x.shape()));
   require(positions.shape() == Shape({x.dim(0), x.dim(1)}), op,
           "positions must be [{}, {}], found {}", x.dim(0), x.dim(1), shape_str(positions.shape()));
-  require(static_cast<std::int64_t>(inv_freq.size()) * 2 == x.dim(3), op,
-          "{} frequencies for head_dim {}", inv_freq.size(), x.dim(3));
+  require(inv_freq.numel() * 2 == x.dim(3), op, "{} frequencies for head_dim {}",
+          inv_freq.numel(), x.dim(3));
   Tensor out = detail::empty_f32(x.shape(), x.backend());
   RopeArgs args;
   args.x = x.f32();
   args.out = out.f32();
   args.positions = positions.i32();
-  args.inv_freq_host = inv_freq.data();
+  args.inv_freq = inv_freq.f32();
   args.n_tokens = x.dim(0) * x.dim(1);
   args.heads = x.dim(2);
   args.head_dim = x.dim(3);

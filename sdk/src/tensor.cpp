@@ -236,6 +236,20 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl));
 }
 
+Tensor Tensor::view(std::int64_t offset, const Shape& shape) const {
+  const TensorImpl& self = checked(impl_);
+  const std::int64_t n = shape_numel(shape);
+  if (offset < 0 || n < 0 || offset + n > numel())
+    throw InternalError(fmt::format("view of {} elements at {} of a tensor of {}", n, offset,
+                                    numel()));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = self.storage;
+  impl->offset_bytes = self.offset_bytes + static_cast<std::size_t>(offset) * dtype_size(self.dtype);
+  impl->shape = shape;
+  impl->dtype = self.dtype;
+  return Tensor(std::move(impl));
+}
+
 Tensor Tensor::clone() const {
   Tensor copy = empty(shape(), dtype(), backend());
   if (nbytes()) backend().copy(copy.data(), data(), nbytes());

@@ -180,11 +180,12 @@ TEST_P(BackendConformance, RmsNormAndRope) {
       [](const Inputs& in) { return ops::rmsnorm(in[0], in[1], 1e-5f); });
   const std::vector<float> inv_freq = ops::rope_inv_freq(16, 10000.0f);
   expect_matches(
-      [](Backend& be) {
+      [&](Backend& be) {
         return Inputs{values(be, {2, 5, 3, 16}, 16),
-                      ints(be, {0, 1, 2, 3, 4, 7, 8, 9, 100, 2047}, {2, 5})};
+                      ints(be, {0, 1, 2, 3, 4, 7, 8, 9, 100, 2047}, {2, 5}),
+                      Tensor::from_vector(inv_freq, {8}, be)};
       },
-      [&](const Inputs& in) { return ops::rope(in[0], in[1], inv_freq); });
+      [](const Inputs& in) { return ops::rope(in[0], in[1], in[2]); });
 }
 
 TEST_P(BackendConformance, Attention) {
@@ -261,39 +262,118 @@ TEST_P(BackendConformance, CrossEntropyFusedWithTheHead) {
   }
 }
 
-// The optimizer kernels and reductions, called directly: the same state after two steps.
+// The optimizer kernels and reductions, called directly: the same state after two steps,
+// two tensors (with and without weight decay) in each multi-tensor call.
 TEST_P(BackendConformance, OptimizerStepsAndReductions) {
   const auto steps = [](Backend& be) {
     Tensor p = values(be, {300}, 32, false), g = values(be, {300}, 33, false);
     Tensor m = Tensor::zeros({300}, DType::f32, be), v = Tensor::zeros({300}, DType::f32, be);
     Tensor buf = Tensor::zeros({300}, DType::f32, be), q = values(be, {300}, 34, false);
     for (std::int64_t step = 1; step <= 2; ++step) {
-      be.adamw_step({.param = p.f32(),
-                     .grad = g.f32(),
-                     .m = m.f32(),
-                     .v = v.f32(),
-                     .n = 300,
-                     .lr = 1e-2f,
-                     .weight_decay = 0.1f,
-                     .step = step});
-      be.sgd_step({.param = q.f32(),
-                   .grad = g.f32(),
-                   .momentum_buffer = buf.f32(),
-                   .n = 300,
-                   .lr = 0.1f,
-                   .momentum = 0.9f,
-                   .weight_decay = 0.01f,
-                   .nesterov = true,
-                   .first_step = step == 1});
+      const AdamWTensor adamw[] = {
+          {.param = p.f32(), .grad = g.f32(), .m = m.f32(), .v = v.f32(), .n = 200,
+           .weight_decay = 0.1f, .step = step},
+          {.param = p.f32() + 200, .grad = g.f32() + 200, .m = m.f32() + 200, .v = v.f32() + 200,
+           .n = 100, .weight_decay = 0.0f, .step = step + 3}};
+      be.adamw_step({.tensors = adamw, .count = 2, .lr = 1e-2f});
+      const SgdTensor sgd[] = {
+          {.param = q.f32(), .grad = g.f32(), .momentum_buffer = buf.f32(), .n = 100,
+           .weight_decay = 0.01f, .first_step = step == 1},
+          {.param = q.f32() + 100, .grad = g.f32() + 100, .momentum_buffer = buf.f32() + 100,
+           .n = 200, .weight_decay = 0.0f, .first_step = step == 1}};
+      be.sgd_step({.tensors = sgd, .count = 2, .lr = 0.1f, .momentum = 0.9f, .nesterov = true});
     }
     std::vector<float> out = p.to_vector();
     for (const Tensor& t : {m, v, q, buf})
       for (float x : t.to_vector()) out.push_back(x);
+    out.push_back(static_cast<float>(be.sum(g.f32(), 300)));
     out.push_back(static_cast<float>(be.sum_squares(g.f32(), 300)));
     out.push_back(static_cast<float>(be.count_nonfinite(g.f32(), 300)));
     return out;
   };
   expect_close(steps(testing::cpu()), steps(test()), 1e-5, "optimizer state");
+}
+
+// Every fused kernel's SDK default (a qualified call: Backend::name) on the backend under
+// test against the CPU backend's own fused kernel, so a backend that keeps a default, and
+// one that overrides it, are both held to the same results.
+enum class Path { fused, default_ };
+std::vector<float> fused_kernels(Backend& be, Path path) {
+  const bool fused = path == Path::fused;
+  std::vector<float> out;
+  const auto keep = [&](const Tensor& t) {
+    for (float x : t.to_vector()) out.push_back(x);
+  };
+  const std::int64_t rows = 6, cols = 37;
+  Tensor x = values(be, {rows, cols}, 60, false, -3, 3), dy = values(be, {rows, cols}, 61, false);
+  {  // masked softmax, in place and not
+    std::vector<float> mask_host(cols, 0.0f);
+    for (std::int64_t j = 0; j < cols; j += 3) mask_host[j] = -INFINITY;
+    Tensor mask = Tensor::from_vector(mask_host, {cols}, be);
+    Tensor y = Tensor::zeros({rows, cols}, DType::f32, be), z = x.clone();
+    const MaskedSoftmaxArgs a{.x = x.f32(), .mask = mask.f32(), .y = y.f32(), .rows = rows,
+                              .cols = cols, .scale = 0.7f};
+    const MaskedSoftmaxArgs b{.x = z.f32(), .y = z.f32(), .rows = rows, .cols = cols};
+    if (fused) be.masked_softmax(a), be.masked_softmax(b);
+    else be.Backend::masked_softmax(a), be.Backend::masked_softmax(b);
+    keep(y), keep(z);
+  }
+  for (const DType wdtype : {DType::f32, DType::bf16}) {  // RMSNorm forward and backward
+    Tensor w = Tensor::from_vector(values(be, {cols}, 62, false).to_vector(), {cols}, be, wdtype);
+    Tensor y = Tensor::zeros({rows, cols}, DType::f32, be), rstd = Tensor::zeros({rows}, DType::f32, be);
+    Tensor dx = Tensor::zeros({rows, cols}, DType::f32, be);
+    Tensor dw = values(be, {cols}, 63, false);  // accumulated into
+    const RmsNormForwardArgs f{.x = x.f32(), .weight = w.data(), .weight_dtype = wdtype,
+                               .y = y.f32(), .rstd = rstd.f32(), .rows = rows, .dim = cols,
+                               .eps = 1e-5f};
+    const RmsNormBackwardArgs b{.x = x.f32(), .weight = w.data(), .weight_dtype = wdtype,
+                                .rstd = rstd.f32(), .dy = dy.f32(), .dx = dx.f32(),
+                                .d_weight = dw.f32(), .rows = rows, .dim = cols};
+    if (fused) be.rmsnorm_forward(f), be.rmsnorm_backward(b);
+    else be.Backend::rmsnorm_forward(f), be.Backend::rmsnorm_backward(b);
+    keep(y), keep(rstd), keep(dx), keep(dw);
+  }
+  {  // SwiGLU forward and backward
+    const std::int64_t n = rows * cols;
+    Tensor up = values(be, {n}, 64, false, -3, 3);
+    Tensor o = Tensor::zeros({n}, DType::f32, be), dg = Tensor::zeros({n}, DType::f32, be),
+           du = Tensor::zeros({n}, DType::f32, be);
+    const SwigluForwardArgs f{.gate = x.f32(), .up = up.f32(), .out = o.f32(), .n = n};
+    const SwigluBackwardArgs b{.gate = x.f32(), .up = up.f32(), .d_out = dy.f32(),
+                               .d_gate = dg.f32(), .d_up = du.f32(), .n = n};
+    if (fused) be.swiglu_forward(f), be.swiglu_backward(b);
+    else be.Backend::swiglu_forward(f), be.Backend::swiglu_backward(b);
+    keep(o), keep(dg), keep(du);
+  }
+  {  // AdamW and SGD (with and without momentum), two steps of two tensors
+    Tensor p = values(be, {300}, 65, false), g = values(be, {300}, 66, false);
+    Tensor m = Tensor::zeros({300}, DType::f32, be), v = Tensor::zeros({300}, DType::f32, be);
+    Tensor q = p.clone(), r = p.clone(), buf = Tensor::zeros({300}, DType::f32, be);
+    for (std::int64_t step = 1; step <= 2; ++step) {
+      const AdamWTensor adamw[] = {
+          {.param = p.f32(), .grad = g.f32(), .m = m.f32(), .v = v.f32(), .n = 120,
+           .weight_decay = 0.1f, .step = step},
+          {.param = p.f32() + 120, .grad = g.f32() + 120, .m = m.f32() + 120, .v = v.f32() + 120,
+           .n = 180, .weight_decay = 0.0f, .step = step + 2}};
+      const AdamWStepArgs a{.tensors = adamw, .count = 2, .lr = 1e-2f, .beta2 = 0.95f};
+      const SgdTensor momentum[] = {{.param = q.f32(), .grad = g.f32(), .momentum_buffer = buf.f32(),
+                                     .n = 300, .weight_decay = 0.01f, .first_step = step == 1}};
+      const SgdTensor plain[] = {{.param = r.f32(), .grad = g.f32(), .n = 300, .weight_decay = 0.01f}};
+      const SgdStepArgs s1{.tensors = momentum, .count = 1, .lr = 0.1f, .momentum = 0.9f,
+                           .nesterov = step == 2};
+      const SgdStepArgs s2{.tensors = plain, .count = 1, .lr = 0.1f};
+      if (fused) be.adamw_step(a), be.sgd_step(s1), be.sgd_step(s2);
+      else be.Backend::adamw_step(a), be.Backend::sgd_step(s1), be.Backend::sgd_step(s2);
+    }
+    keep(p), keep(m), keep(v), keep(q), keep(r), keep(buf);
+  }
+  return out;
+}
+
+TEST_P(BackendConformance, FusedKernelsAndTheirDefaults) {
+  const std::vector<float> want = fused_kernels(testing::cpu(), Path::fused);
+  expect_close(want, fused_kernels(test(), Path::fused), 2e-5, "the backend's fused kernels");
+  expect_close(want, fused_kernels(test(), Path::default_), 2e-5, "the SDK's defaults");
 }
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {

@@ -25,8 +25,10 @@ void LlamaModel::load(const ModelLoadOptions& options, Backend& backend) {
                     "in a directory)",
                     options.path.string()));
   config_ = read_config(options.path / "config.json");
-  inv_freq_ = ops::rope_inv_freq(config_.head_dim, config_.rope_theta, config_.rope_scaling);
   backend_ = &backend;
+  inv_freq_ = Tensor::from_vector(
+      ops::rope_inv_freq(config_.head_dim, config_.rope_theta, config_.rope_scaling),
+      {config_.head_dim / 2}, backend);
   try {
     load_weights(options.path, options.dtype, options.quantize_linear);
   } catch (...) {

@@ -61,7 +61,7 @@ class LlamaModel final : public Model {
 
   Backend* backend_ = nullptr;
   LlamaConfig config_;
-  std::vector<float> inv_freq_;
+  Tensor inv_freq_;  // [head_dim / 2], on the backend once
   Tensor embed_, norm_, lm_head_;
   std::vector<Layer> layers_;
   bool checkpointing_ = false;

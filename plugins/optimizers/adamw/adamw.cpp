@@ -55,23 +55,25 @@ void AdamW::step(float lr) {
     grads.push_back(optimizers::gradient_of(kName, p));
   std::vector<std::int64_t> counts = steps_.read();
 
+  // One multi-tensor call for every parameter with a gradient.
+  std::vector<AdamWTensor> tensors;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     if (!grads[i].defined()) continue;
     const optimizers::TrainableParameter& p = parameters_[i];
-    AdamWStepArgs args;
-    args.param = p.tensor.f32();
-    args.grad = grads[i].f32();
-    args.m = exp_avg_[i].f32();
-    args.v = exp_avg_sq_[i].f32();
-    args.n = p.tensor.numel();
-    args.lr = lr;
-    args.beta1 = beta1_;
-    args.beta2 = beta2_;
-    args.eps = eps_;
-    args.weight_decay = p.decay ? weight_decay_ : 0.0f;
-    args.step = ++counts[i];
-    backend_->adamw_step(args);
+    tensors.push_back({.param = p.tensor.f32(),
+                       .grad = grads[i].f32(),
+                       .m = exp_avg_[i].f32(),
+                       .v = exp_avg_sq_[i].f32(),
+                       .n = p.tensor.numel(),
+                       .weight_decay = p.decay ? weight_decay_ : 0.0f,
+                       .step = ++counts[i]});
   }
+  backend_->adamw_step({.tensors = tensors.data(),
+                        .count = static_cast<std::int64_t>(tensors.size()),
+                        .lr = lr,
+                        .beta1 = beta1_,
+                        .beta2 = beta2_,
+                        .eps = eps_});
   steps_.write(counts);
 }
 

@@ -47,22 +47,25 @@ void Sgd::step(float lr) {
     grads.push_back(optimizers::gradient_of(kName, p));
   std::vector<std::int64_t> counts = steps_.read();
 
+  // One multi-tensor call for every parameter with a gradient.
+  std::vector<SgdTensor> tensors;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     if (!grads[i].defined()) continue;
     const optimizers::TrainableParameter& p = parameters_[i];
-    SgdStepArgs args;
-    args.param = p.tensor.f32();
-    args.grad = grads[i].f32();
-    args.momentum_buffer = momentum_buffers_.empty() ? nullptr : momentum_buffers_[i].f32();
-    args.n = p.tensor.numel();
-    args.lr = lr;
-    args.momentum = momentum_;
-    args.weight_decay = p.decay ? weight_decay_ : 0.0f;
-    args.nesterov = nesterov_;
-    args.first_step = counts[i] == 0;
-    backend_->sgd_step(args);
+    tensors.push_back(
+        {.param = p.tensor.f32(),
+         .grad = grads[i].f32(),
+         .momentum_buffer = momentum_buffers_.empty() ? nullptr : momentum_buffers_[i].f32(),
+         .n = p.tensor.numel(),
+         .weight_decay = p.decay ? weight_decay_ : 0.0f,
+         .first_step = counts[i] == 0});
     ++counts[i];
   }
+  backend_->sgd_step({.tensors = tensors.data(),
+                      .count = static_cast<std::int64_t>(tensors.size()),
+                      .lr = lr,
+                      .momentum = momentum_,
+                      .nesterov = nesterov_});
   steps_.write(counts);
 }
 

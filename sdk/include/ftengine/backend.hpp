@@ -2,13 +2,25 @@
 //
 // A backend owns device memory and runs kernels on raw pointers with explicit shapes.
 // It knows nothing of models, tensors or autograd: ft::ops (sdk) turns tensors into
-// these argument structs, so a new backend (CPU, CUDA, ROCm) implements this file and
-// nothing else. Every kernel has a reference formula in its comment; the conformance
-// suite holds each backend to the CPU backend's results.
+// these argument structs. Every kernel has a reference formula in its comment; the
+// conformance suite holds each backend to the CPU backend's results.
+//
+// Two kinds of kernel (MLX's primitives and fallbacks, ggml's optional entries):
+//   - primitives are pure virtual: a backend must have them (memory, gemm, the elementwise
+//     and reduction building blocks, and what cannot be composed: embedding, rope,
+//     attention, cross-entropy, dropout);
+//   - fused kernels (masked softmax, RMSNorm, SwiGLU, the optimizer steps) have a default
+//     in the SDK composed from primitives on the backend's own memory
+//     (sdk/src/backend_defaults.cpp); a backend overrides the ones it accelerates.
+// So a new backend starts with the primitives, and `Backend::rmsnorm_forward(args)` (a
+// qualified call) runs the default on any backend, which is how the conformance suite
+// tests each default against each override.
 //
 // Conventions: all shapes are row-major and contiguous; sizes are element counts;
 // float pointers are f32; "accumulate" means out += result, otherwise out = result.
-// Kernels may run asynchronously on a device; copy_to_host() and synchronize() wait.
+// Kernels may run asynchronously on a device, in the order they were asked for (one
+// stream); copy_to_host() and synchronize() wait. A pointer "in backend memory" is one
+// from allocate(); a "host" pointer is ordinary memory the call reads before it returns.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +28,7 @@
 #include <string>
 
 #include "ftengine/dtype.hpp"
+#include "ftengine/options.hpp"
 #include "ftengine/quant.hpp"
 #include "ftengine/plugin.hpp"
 
@@ -103,12 +116,12 @@ struct RmsNormBackwardArgs {
 //   out[i]        = x[i] * cos(angle) - x[i + half] * sin(angle)
 //   out[i + half] = x[i + half] * cos(angle) + x[i] * sin(angle)
 // inverse = true rotates by -angle: that is the backward (the rotation is orthogonal).
-// inv_freq_host points to host memory (half floats); out may equal x.
+// inv_freq: half floats in backend memory (made once per model); out may equal x.
 struct RopeArgs {
   const float* x = nullptr;
   float* out = nullptr;
   const std::int32_t* positions = nullptr;
-  const float* inv_freq_host = nullptr;
+  const float* inv_freq = nullptr;
   std::int64_t n_tokens = 0, heads = 0, head_dim = 0;
   bool inverse = false;
 };
@@ -178,8 +191,10 @@ struct CrossEntropyForwardArgs {
   std::int64_t rows = 0, vocab = 0;
   std::int32_t ignore_index = -100;
 };
-// In place: logits[r, v] <- grad_scale * (exp(logits[r, v] - lse[r]) - [v == targets[r]]),
-// and 0 for the whole row when targets[r] == ignore_index.
+// In place: logits[r, v] <- s * (exp(logits[r, v] - lse[r]) - [v == targets[r]]),
+// and 0 for the whole row when targets[r] == ignore_index;  s = grad_scale * d_loss[0],
+// d_loss being the loss's incoming gradient in backend memory (read there, so the
+// backward never waits for the device), or 1 when null.
 struct CrossEntropyBackwardArgs {
   float* logits = nullptr;
   const float* lse = nullptr;
@@ -187,16 +202,65 @@ struct CrossEntropyBackwardArgs {
   std::int64_t rows = 0, vocab = 0;
   std::int32_t ignore_index = -100;
   float grad_scale = 1.0f;
+  const float* d_loss = nullptr;
 };
 
-enum class BinaryOp : std::uint8_t { add, mul };
-// out[i] = a[i] (op) b[i]; out may alias a or b.
+enum class BinaryOp : std::uint8_t { add, sub, mul, div };
+// How b lines up with a, seen as a [n / b_n, b_n] or [b_n, n / b_n] matrix:
+//   none:   b[i]                    (b has n elements)
+//   row:    b[i % b_n]              (b is one row, repeated down a [rows, b_n])
+//   column: b[i / (n / b_n)]        (b holds one value per row of a [b_n, cols])
+enum class Broadcast : std::uint8_t { none, row, column };
+// out[i] = a[i] (op) b[j(i)]; out may alias a or b.
 struct BinaryArgs {
   const float* a = nullptr;
   const float* b = nullptr;
   float* out = nullptr;
   std::int64_t n = 0;
   BinaryOp op = BinaryOp::add;
+  Broadcast broadcast = Broadcast::none;
+  std::int64_t b_n = 0;  // b's element count when broadcast (must divide n)
+};
+enum class UnaryOp : std::uint8_t { identity, exp, log, sqrt, rsqrt, sigmoid, square };
+// y[i] = f(alpha * x[i] + beta); y may alias x.
+struct UnaryArgs {
+  const float* x = nullptr;
+  float* y = nullptr;
+  std::int64_t n = 0;
+  UnaryOp op = UnaryOp::identity;
+  float alpha = 1.0f;
+  float beta = 0.0f;
+};
+enum class RowReduce : std::uint8_t { sum, max };
+// out[r] = sum_c x[r, c]  or  max_c x[r, c]     x: [rows, cols], out: [rows]
+struct ReduceRowsArgs {
+  const float* x = nullptr;
+  float* out = nullptr;
+  std::int64_t rows = 0, cols = 0;
+  RowReduce op = RowReduce::sum;
+};
+enum class ReduceOp : std::uint8_t { sum, sum_squares, count_nonfinite };
+// r = (sum_i f(x[i])) / divisor, f(x) = x, x², or [x is NaN or Inf], accumulated in double
+// in a fixed order (so a run repeats bit for bit). The result stays in backend memory:
+// out64[0] = r (when set), out32[0] = float(r) (when set); nothing waits for the device.
+struct ReduceArgs {
+  const float* x = nullptr;
+  std::int64_t n = 0;
+  ReduceOp op = ReduceOp::sum;
+  double divisor = 1.0;
+  double* out64 = nullptr;
+  float* out32 = nullptr;
+};
+// y[r, j] = exp(z[r, j] - max_j z[r, j]) / sum_j exp(z[r, j] - max_j z[r, j]),
+//   z[r, j] = scale * x[r, j] + mask[j]
+// x, y: [rows, cols] (y may alias x); mask: [cols] f32, 0 or -inf (nullptr: none). Every row
+// needs at least one finite z.
+struct MaskedSoftmaxArgs {
+  const float* x = nullptr;
+  const float* mask = nullptr;
+  float* y = nullptr;
+  std::int64_t rows = 0, cols = 0;
+  float scale = 1.0f;
 };
 // y[i] = alpha * x[i] + beta * y[i]  (beta = 0 ignores the old y, even NaN)
 struct AxpbyArgs {
@@ -238,28 +302,41 @@ struct DropoutArgs {
   std::uint64_t seed = 0;
   std::uint64_t offset = 0;
 };
-// Decoupled AdamW (Loshchilov & Hutter), in place on f32 tensors of n elements:
+// The optimizer steps are multi-tensor: one call updates every parameter listed (one
+// launch on a GPU, whatever the number of tensors). `tensors` is a host array of `count`.
+//
+// Decoupled AdamW (Loshchilov & Hutter), in place on each f32 tensor of n elements:
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr * weight_decay * p;
 //   p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)
-struct AdamWStepArgs {
+struct AdamWTensor {
   float* param = nullptr;
   const float* grad = nullptr;
   float* m = nullptr;
   float* v = nullptr;
   std::int64_t n = 0;
-  float lr = 0, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0;
+  float weight_decay = 0;
   std::int64_t step = 1;  // 1-based, for the bias corrections
+};
+struct AdamWStepArgs {
+  const AdamWTensor* tensors = nullptr;
+  std::int64_t count = 0;
+  float lr = 0, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
 };
 // SGD as PyTorch defines it: g += wd p;  buf = momentum buf + g (buf = g on the first step);
 // g = nesterov ? g + momentum buf : buf (when momentum > 0);  p -= lr g.
-struct SgdStepArgs {
+struct SgdTensor {
   float* param = nullptr;
   const float* grad = nullptr;
   float* momentum_buffer = nullptr;  // nullptr when momentum == 0
   std::int64_t n = 0;
-  float lr = 0, momentum = 0, weight_decay = 0;
-  bool nesterov = false;
+  float weight_decay = 0;
   bool first_step = true;
+};
+struct SgdStepArgs {
+  const SgdTensor* tensors = nullptr;
+  std::int64_t count = 0;
+  float lr = 0, momentum = 0;
+  bool nesterov = false;
 };
 
 // A 4-bit weight W [rows, cols] in bitsandbytes' layout (ftengine/quant.hpp), on the
@@ -294,10 +371,22 @@ class Backend : public PluginObject {
   ~Backend() override;
 
   virtual std::string name() const = 0;
-  // Cheap, safe to call without a device: reports whether this backend can run here.
+  // Cheap, safe to call without a device and before configure(): whether this backend can
+  // run here, and on what.
   virtual DeviceInfo probe() = 0;
-  // 0 = all cores (CPU); ignored where meaningless.
-  virtual void set_threads(int threads) = 0;
+  // Once, before any memory or kernel call: the job's [backend] table. `device` (default 0)
+  // is the device index this backend object runs on; other keys are the backend's own
+  // (the cpu backend's `threads`; a backend ignores the keys of others, so one job serves
+  // every machine). The default takes device 0.
+  virtual void configure(const Options& options);
+  // The device index configure() chose.
+  virtual int device() const { return 0; }
+  // The backend's native queue (cudaStream_t, hipStream_t) every kernel runs on, for
+  // libraries that enqueue work beside it (collectives); nullptr where there is none (CPU).
+  virtual void* native_stream() { return nullptr; }
+  // True when kernels can read and write host memory directly (the CPU backend): weights
+  // can then live in a memory-mapped file instead of being copied (Tensor::from_external).
+  virtual bool host_accessible() const { return false; }
 
   // Memory. allocate() never returns nullptr: it throws ft::Error naming the size.
   virtual void* allocate(std::size_t bytes) = 0;
@@ -312,39 +401,42 @@ class Backend : public PluginObject {
   // Returns cached, unused blocks to the system.
   virtual void release_cached_memory() = 0;
 
-  // Kernels (see the argument structs above for each formula).
+  // Primitives (see the argument structs above for each formula).
   virtual void gemm(const GemmArgs& args) = 0;
   virtual void embedding_forward(const EmbeddingForwardArgs& args) = 0;
   virtual void embedding_backward(const EmbeddingBackwardArgs& args) = 0;
-  virtual void rmsnorm_forward(const RmsNormForwardArgs& args) = 0;
-  virtual void rmsnorm_backward(const RmsNormBackwardArgs& args) = 0;
   virtual void rope(const RopeArgs& args) = 0;
   virtual void attention_forward(const AttentionForwardArgs& args) = 0;
   virtual void attention_backward(const AttentionBackwardArgs& args) = 0;
-  virtual void swiglu_forward(const SwigluForwardArgs& args) = 0;
-  virtual void swiglu_backward(const SwigluBackwardArgs& args) = 0;
   virtual void cross_entropy_forward(const CrossEntropyForwardArgs& args) = 0;
   virtual void cross_entropy_backward(const CrossEntropyBackwardArgs& args) = 0;
+  virtual void unary(const UnaryArgs& args) = 0;
   virtual void binary(const BinaryArgs& args) = 0;
   virtual void axpby(const AxpbyArgs& args) = 0;
   virtual void bias_add(const BiasAddArgs& args) = 0;
   virtual void sum_rows(const SumRowsArgs& args) = 0;
+  virtual void reduce_rows(const ReduceRowsArgs& args) = 0;
+  virtual void reduce(const ReduceArgs& args) = 0;
   virtual void cast(const CastArgs& args) = 0;
   virtual void dropout(const DropoutArgs& args) = 0;
-  virtual void adamw_step(const AdamWStepArgs& args) = 0;
-  virtual void sgd_step(const SgdStepArgs& args) = 0;
-  // Reductions return to the host (and so wait for the device).
-  virtual double sum(const float* x, std::int64_t n) = 0;
-  virtual double sum_squares(const float* x, std::int64_t n) = 0;
-  // Number of NaN or Inf elements.
-  virtual std::int64_t count_nonfinite(const float* x, std::int64_t n) = 0;
 
-  // True when kernels can read and write host memory directly (the CPU backend): weights
-  // can then live in a memory-mapped file instead of being copied (Tensor::from_external).
-  virtual bool host_accessible() const { return false; }
-
-  // ABI 1.3. The default says the backend cannot: ft::Error naming it.
+  // Fused kernels, with defaults composed from the primitives (backend_defaults.cpp).
+  virtual void masked_softmax(const MaskedSoftmaxArgs& args);
+  virtual void rmsnorm_forward(const RmsNormForwardArgs& args);
+  virtual void rmsnorm_backward(const RmsNormBackwardArgs& args);
+  virtual void swiglu_forward(const SwigluForwardArgs& args);
+  virtual void swiglu_backward(const SwigluBackwardArgs& args);
+  virtual void adamw_step(const AdamWStepArgs& args);
+  virtual void sgd_step(const SgdStepArgs& args);
+  // The default says the backend cannot: ft::Error naming it.
   virtual void gemm_4bit(const Gemm4bitArgs& args);
+
+  // Reductions read back to the host, and so wait for the device: reduce() into backend
+  // memory, then one copy. For tests and tools; the training step keeps its numbers on the
+  // device and reads them once.
+  double sum(const float* x, std::int64_t n);
+  double sum_squares(const float* x, std::int64_t n);
+  std::int64_t count_nonfinite(const float* x, std::int64_t n);
 };
 
 }  // namespace ft

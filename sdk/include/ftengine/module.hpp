@@ -30,39 +30,40 @@ class LinearHook {
   virtual Tensor forward(const Linear& layer, const Tensor& x) = 0;
 };
 
+// Its state lives out of line (one pointer), so what a Linear holds can grow without
+// changing its size: models and adapters in other plugins hold Linears by value.
 class Linear {
  public:
-  Linear() = default;
+  Linear();
   Linear(std::string name, Tensor weight, Tensor bias = Tensor());
+  Linear(const Linear& other);
+  Linear& operator=(const Linear& other);
+  Linear(Linear&&) noexcept;
+  Linear& operator=(Linear&&) noexcept;
+  ~Linear();
 
   Tensor operator()(const Tensor& x) const;
   Tensor base_forward(const Tensor& x) const;  // x·Wᵀ + b (on the 4-bit W if set), no hook
 
-  const std::string& name() const { return name_; }   // "model.layers.3.self_attn.q_proj"
-  const Tensor& weight() const { return weight_; }
-  const Tensor& bias() const { return bias_; }
+  const std::string& name() const;  // "model.layers.3.self_attn.q_proj"
+  const Tensor& weight() const;
+  const Tensor& bias() const;
   // A new dense weight (and no 4-bit one any more).
-  void set_weight(Tensor weight) {
-    weight_ = std::move(weight);
-    weight_4bit_.reset();
-  }
+  void set_weight(Tensor weight);
   // QLoRA: the frozen weight from now on in 4 bits. The dense weight's data is released;
   // weight() keeps its shape and dtype (for counting and for the dtype of a merge).
   void set_weight_4bit(ops::Weight4bit weight);
-  const std::optional<ops::Weight4bit>& weight_4bit() const { return weight_4bit_; }
+  const std::optional<ops::Weight4bit>& weight_4bit() const;
   // The weight as a dense tensor: weight(), or the 4-bit one dequantised to f32.
   Tensor dense_weight() const;
   std::int64_t in_features() const;
   std::int64_t out_features() const;
-  void set_hook(std::shared_ptr<LinearHook> hook) { hook_ = std::move(hook); }
-  const std::shared_ptr<LinearHook>& hook() const { return hook_; }
+  void set_hook(std::shared_ptr<LinearHook> hook);
+  const std::shared_ptr<LinearHook>& hook() const;
 
  private:
-  std::string name_;
-  Tensor weight_;
-  Tensor bias_;
-  std::shared_ptr<LinearHook> hook_;
-  std::optional<ops::Weight4bit> weight_4bit_;
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace ft

@@ -64,7 +64,8 @@ struct RopeScaling {
 // inv_freq[i] = 1 / theta^(2i / head_dim), i < head_dim / 2, then scaled as `scaling` says.
 std::vector<float> rope_inv_freq(std::int64_t head_dim, float theta, const RopeScaling& scaling = {});
 // x: [batch, seq, heads, head_dim], positions: [batch, seq] i32 -> same shape as x.
-Tensor rope(const Tensor& x, const Tensor& positions, const std::vector<float>& inv_freq);
+// inv_freq: [head_dim / 2] f32 on x's backend, made once (from rope_inv_freq) and reused.
+Tensor rope(const Tensor& x, const Tensor& positions, const Tensor& inv_freq);
 
 struct AttentionOptions {
   float scale = 0.0f;     // 0 means 1/sqrt(head_dim)
@@ -121,9 +122,8 @@ Tensor narrow(const Tensor& x, std::int64_t start, std::int64_t length);
 // ---- Incremental decoding (generation) -------------------------------------------------
 //
 // The keys and values of the tokens seen so far, for one attention layer. k, v:
-// [kv_heads, max_tokens + 1, head_dim] f32, zero-initialised; rows [0, length) of each
-// head hold the cached tokens, and the spare last row stays zero (attention_decode needs
-// one zero key/value row beyond the cached ones; see ops_decode.cpp).
+// [kv_heads, max_tokens, head_dim] f32, zero-initialised; rows [0, length) of each head
+// hold the cached tokens.
 struct KvCache {
   Tensor k, v;
   std::int64_t length = 0;

@@ -12,10 +12,23 @@
 // interface (ft::Backend, ft::Model, ft::Adapter, ft::Optimizer) and is
 // default-constructible.
 //
-// ABI rule: within a major version the interfaces only grow at their end (new virtual
-// functions last, new struct fields last); anything else bumps kAbiMajor.
+// The ABI rule. A plugin is C++ built against these headers: the engine and the plugin
+// must agree on the layout of every class and struct that crosses the boundary and on the
+// vtables of the interfaces (Backend, Model, Adapter, Optimizer) the plugin implements.
+//   - A new major version may change anything. Plugins of another major are refused.
+//   - Within a major version, a minor version may only add: a virtual function at the end
+//     of an interface, a field at the end of an argument struct the engine fills in (a
+//     plugin built before reads fewer fields), a new struct, class or free function.
+//     Nothing is removed, reordered or changes type; no class a plugin holds by value
+//     (ft::Tensor, ft::Linear, ft::Options are handles to out-of-line state) changes size.
+//   - A virtual added to an interface, with or without a default, is a slot an older
+//     plugin's vtable does not have: minimum_abi_minor(kind) then rises to that minor, so
+//     older plugins of that kind are refused with a message instead of being called
+//     through a slot they lack. A plugin built for a newer minor than the engine's is
+//     refused too.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -24,24 +37,18 @@
 
 namespace ft {
 
-inline constexpr std::uint32_t kAbiMajor = 1;
-inline constexpr std::uint32_t kAbiMinor = 3;
+inline constexpr std::uint32_t kAbiMajor = 2;
+inline constexpr std::uint32_t kAbiMinor = 0;
 
-// The oldest minor version each kind's plugins may be built for: a kind whose interface
-// gained pure virtual functions cannot use plugins built before them.
-//   1.1: Model gained info(), logits(), set_activation_checkpointing(), begin_decode(),
-//        decode(); Backend gained host_accessible() (with a default, so 1.0 still loads).
-//   1.2: Adapter gained configure(), set_forward_state(), save(), load(), merge();
-//        Optimizer gained configure() and state().
-//   1.3: Backend gained gemm_4bit() (with a default that refuses, so older ones load);
-//        ft::Linear gained a 4-bit weight (its layout changed, so model and adapter
-//        plugins must be rebuilt); Adapter gained base_quantization(), ModelLoadOptions
-//        quantize_linear.
-inline constexpr std::uint32_t minimum_abi_minor(std::string_view kind) {
-  if (kind == "model" || kind == "adapter") return 3;
-  if (kind == "optimizer") return 2;
-  return 0;
-}
+// The kinds of plugin, as the descriptor and the file name (libftengine-<kind>-<name>.so)
+// spell them. A kind is added here, with its interface header (a `comm` kind for
+// collectives is next).
+inline constexpr std::array<std::string_view, 4> kPluginKinds = {"backend", "model", "adapter",
+                                                                 "optimizer"};
+
+// The oldest minor version each kind's plugins may be built for (see the rule above).
+// 2.0 is the first of major 2, so every kind takes 2.0 and up.
+inline constexpr std::uint32_t minimum_abi_minor(std::string_view /*kind*/) { return 0; }
 
 // Base of every object a plugin makes. Its vtable lives in libftengine_sdk.so, so the
 // engine can dynamic_cast what a plugin returns to the interface of its kind.

@@ -115,6 +115,9 @@ class Tensor {
   Tensor detach() const;
   // A copy in new storage, no history.
   Tensor clone() const;
+  // `shape` over this tensor's storage, `offset` elements in, no history: a parameter's
+  // slice of a flat buffer, a micro-batch's slice of a step's upload.
+  Tensor view(std::int64_t offset, const Shape& shape) const;
   // Frees the memory behind this tensor, and so behind every tensor sharing its storage,
   // keeping shape and dtype: QLoRA drops a base weight it now holds in 4 bits. A later
   // data() is an ft::InternalError.

@@ -24,7 +24,7 @@ TEST(CpuPlugin, RegistersAsBackendCpuAndProbesAvailable) {
   const PluginInfo* cpu = registry.find("backend", "cpu");
   ASSERT_NE(cpu, nullptr);
   EXPECT_EQ(cpu->path, file);
-  EXPECT_EQ(cpu->abi_major, 1u);
+  EXPECT_EQ(cpu->abi_major, kAbiMajor);
   EXPECT_EQ(cpu->abi_minor, kAbiMinor);
   EXPECT_FALSE(cpu->version.empty());
   EXPECT_FALSE(cpu->description.empty());

@@ -42,9 +42,9 @@ TEST(Create, MakesObjectsOfTheirKind) {
   EXPECT_EQ(turbo->name(), "turbo");
   EXPECT_EQ(turbo->probe().priority, 10);
   EXPECT_EQ(error_of([&] { turbo->gemm({}); }), "fixture backend has no kernels");
-  // A backend without the 4-bit GEMM (added in ABI 1.3) says so by name.
+  // A backend without the 4-bit GEMM (the default) says so by name.
   EXPECT_EQ(error_of([&] { turbo->gemm_4bit({}); }),
-            "the turbo backend has no 4-bit GEMM (ABI 1.3): QLoRA needs a backend that has "
+            "the turbo backend has no 4-bit GEMM: QLoRA needs a backend that has "
             "one, such as cpu");
 
   // Each call makes a new object.

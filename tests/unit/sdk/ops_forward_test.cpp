@@ -204,7 +204,7 @@ TEST(Ops, RopeRotatesHalvesByPositionAngle) {
   // head_dim 4, one head: pairs (x0, x2) and (x1, x3) rotate by pos * inv_freq[i].
   Tensor x = Tensor::from_vector({1, 2, 3, 4}, {1, 1, 1, 4}, cpu());
   Tensor pos = Tensor::from_ints({5}, {1, 1}, cpu());
-  const std::vector<float> inv_freq{0.5f, 0.25f};
+  const Tensor inv_freq = Tensor::from_vector({0.5f, 0.25f}, {2}, cpu());
   const auto y = ops::rope(x, pos, inv_freq).to_vector();
   const float a0 = 2.5f, a1 = 1.25f;
   EXPECT_NEAR(y[0], 1 * std::cos(a0) - 3 * std::sin(a0), 1e-6);

@@ -49,7 +49,7 @@ TEST(OpGrad, RmsNorm) {
 
 TEST(OpGrad, Rope) {
   Tensor pos = Tensor::from_ints({0, 1, 2, 7, 3, 4}, {2, 3}, cpu());
-  const std::vector<float> inv_freq = ops::rope_inv_freq(8, 10000.0f);
+  const Tensor inv_freq = Tensor::from_vector(ops::rope_inv_freq(8, 10000.0f), {4}, cpu());
   gradcheck([&](const Inputs& in) { return ops::rope(in[0], pos, inv_freq); },
             {random_tensor({2, 3, 2, 8}, cpu(), 13)});
 }
