@@ -1,14 +1,10 @@
 // One element of each optimizer step, written once for the CPU loops and the GPU kernels
-// (host+device, like ftengine/philox.hpp), so every backend steps by the same formula.
+// (FT_HOST_DEVICE, ftengine/host_device.hpp), so every backend steps by the same formula.
 #pragma once
 
 #include <cmath>
 
-#if defined(__CUDACC__) || defined(__HIPCC__)
-#define FT_OPTIM_HOST_DEVICE __host__ __device__
-#else
-#define FT_OPTIM_HOST_DEVICE
-#endif
+#include "ftengine/host_device.hpp"
 
 namespace ft::backends {
 
@@ -20,8 +16,8 @@ struct AdamWConstants {
 
 // Decoupled AdamW: m, v move toward g and g²; p decays, then steps by the bias-corrected
 // ratio.
-FT_OPTIM_HOST_DEVICE inline void adamw_element(float& p, float g, float& m, float& v,
-                                               const AdamWConstants& c) {
+FT_HOST_DEVICE inline void adamw_element(float& p, float g, float& m, float& v,
+                                         const AdamWConstants& c) {
   const float mi = c.beta1 * m + (1.0f - c.beta1) * g;
   const float vi = c.beta2 * v + (1.0f - c.beta2) * g * g;
   m = mi;
@@ -34,9 +30,9 @@ FT_OPTIM_HOST_DEVICE inline void adamw_element(float& p, float g, float& m, floa
 
 // SGD with momentum as PyTorch defines it (dampening 0): g += wd p; buf = first ? g :
 // momentum buf + g; p -= lr (nesterov ? g + momentum buf : buf).
-FT_OPTIM_HOST_DEVICE inline void sgd_momentum_element(float& p, float grad, float& buf, float lr,
-                                                      float momentum, float weight_decay,
-                                                      bool nesterov, bool first) {
+FT_HOST_DEVICE inline void sgd_momentum_element(float& p, float grad, float& buf, float lr,
+                                                float momentum, float weight_decay, bool nesterov,
+                                                bool first) {
   const float g = grad + weight_decay * p;
   const float b = first ? g : momentum * buf + g;
   buf = b;

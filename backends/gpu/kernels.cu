@@ -9,6 +9,7 @@
 #include "backends/common/optimizer_math.hpp"
 #include "backends/gpu/gpu_runtime.hpp"
 #include "backends/gpu/kernels.hpp"
+#include "ftengine/dtype.hpp"
 #include "ftengine/philox.hpp"
 
 namespace ft::backends::gpu {
@@ -27,39 +28,8 @@ unsigned blocks_for(std::int64_t n) {
 
 // ---- numbers --------------------------------------------------------------------------------
 
-__device__ inline float bf16_to_f32(std::uint16_t h) {
-  return __uint_as_float(static_cast<std::uint32_t>(h) << 16);
-}
-__device__ inline std::uint16_t f32_to_bf16(float f) {  // round to nearest even; NaN stays NaN
-  const std::uint32_t u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
-  return static_cast<std::uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-__device__ inline float f16_to_f32(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  std::uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-  if (exponent == 0x1f) return __uint_as_float(sign | 0x7f800000u | (mantissa << 13));
-  if (exponent == 0) {
-    if (mantissa == 0) return __uint_as_float(sign);
-    const float m = static_cast<float>(mantissa) * (1.0f / 16777216.0f);  // mantissa · 2^-24
-    return sign ? -m : m;
-  }
-  return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
-__device__ inline std::uint16_t f32_to_f16(float f) {  // round to nearest even
-  const std::uint32_t u = __float_as_uint(f);
-  const std::uint32_t sign = (u >> 16) & 0x8000u;
-  const std::uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u);   // NaN
-  if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow: Inf
-  if (abs < 0x38800000u) {  // subnormal or zero in f16: value / 2^-24, rounded
-    const float scaled = __uint_as_float(abs) * 16777216.0f;
-    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(rintf(scaled)));
-  }
-  const std::uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);
-  return static_cast<std::uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
-}
-
+// Stored weights widen to f32 on load and results narrow on store through ftengine/dtype.hpp,
+// the conversions the CPU backend uses, so both round alike.
 __device__ inline float load(const void* p, Stored type, std::int64_t i) {
   if (type == Stored::f32) return static_cast<const float*>(p)[i];
   const std::uint16_t h = static_cast<const std::uint16_t*>(p)[i];
