@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backends/common/attention_mask.hpp"
 #include "backends/common/optimizer_math.hpp"
 #include "backends/gpu/gpu_runtime.hpp"
 #include "backends/gpu/kernels.hpp"
@@ -190,11 +191,10 @@ __device__ inline HeadRow head_row(std::int64_t row, std::int64_t heads, std::in
   return {row / (seq * heads), (row / seq) % heads, row % seq};
 }
 
+// Query i of batch item b may see key j: backends/common/attention_mask.hpp, the CPU's mask.
 __device__ inline bool attends(const std::int32_t* doc, std::int64_t b, std::int64_t seq,
                                std::int64_t i, std::int64_t j, std::int64_t window) {
-  if (j > i) return false;
-  if (window > 0 && i - j >= window) return false;
-  return doc == nullptr || doc[b * seq + i] == doc[b * seq + j];
+  return attention_allows(i, j, window, doc == nullptr ? nullptr : doc + b * seq);
 }
 
 // Lane `lane`'s values of a row: elements lane, lane + 32, ... below head_dim.
