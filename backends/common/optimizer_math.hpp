@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "ftengine/host_device.hpp"
 
@@ -13,6 +14,17 @@ namespace ft::backends {
 struct AdamWConstants {
   float lr, beta1, beta2, eps, decay, bc1, bc2;
 };
+
+// The constants of 1-based step `step`, on the host. 1 - beta^step cancels digits, so it is
+// taken in double and then rounded to f32, as PyTorch computes it (in Python floats).
+inline AdamWConstants adamw_constants(float lr, float beta1, float beta2, float eps,
+                                      float weight_decay, std::int64_t step) {
+  const auto bias_correction = [step](float beta) {
+    return static_cast<float>(1.0 - std::pow(static_cast<double>(beta), static_cast<double>(step)));
+  };
+  return AdamWConstants{
+      lr, beta1, beta2, eps, lr * weight_decay, bias_correction(beta1), bias_correction(beta2)};
+}
 
 // Decoupled AdamW: m, v move toward g and g²; p decays, then steps by the bias-corrected
 // ratio.
@@ -26,6 +38,11 @@ FT_HOST_DEVICE inline void adamw_element(float& p, float g, float& m, float& v,
   pi -= c.decay * pi;
   pi -= c.lr * (mi / c.bc1) / (sqrtf(vi / c.bc2) + c.eps);
   p = pi;
+}
+
+// SGD without momentum: p -= lr (g + wd p).
+FT_HOST_DEVICE inline void sgd_element(float& p, float grad, float lr, float weight_decay) {
+  p -= lr * (grad + weight_decay * p);
 }
 
 // SGD with momentum as PyTorch defines it (dampening 0): g += wd p; buf = first ? g :

@@ -1,7 +1,6 @@
 // Fused optimizer steps and the reductions the trainer needs (loss sums, gradient norm for
 // clipping, a finite check). Reductions accumulate in double: a gradient norm over a few
 // hundred million squares loses digits in float.
-#include <cmath>
 #include <string>
 
 #include "backends/common/optimizer_math.hpp"
@@ -21,13 +20,7 @@ void adamw_step(const AdamWStepArgs& a) {
   if (a.step < 1) {
     throw Error("adamw: step " + std::to_string(a.step) + " must be >= 1 (it is 1-based)");
   }
-  const AdamWConstants c{a.lr,
-                         a.beta1,
-                         a.beta2,
-                         a.eps,
-                         a.lr * a.weight_decay,
-                         static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta1), a.step)),
-                         static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta2), a.step))};
+  const AdamWConstants c = adamw_constants(a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step);
   float* __restrict p = a.param;
   const float* __restrict g = a.grad;
   float* __restrict m = a.m;
@@ -45,7 +38,7 @@ void sgd_step(const SgdStepArgs& a) {
   const float lr = a.lr, wd = a.weight_decay, mu = a.momentum;
   if (mu == 0.0f) {
 #pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
-    for (std::int64_t i = 0; i < a.n; ++i) p[i] -= lr * (grad[i] + wd * p[i]);
+    for (std::int64_t i = 0; i < a.n; ++i) sgd_element(p[i], grad[i], lr, wd);
     return;
   }
   if (a.momentum_buffer == nullptr) {

@@ -437,7 +437,7 @@ __global__ void sgd_kernel(float* p, const float* grad, float* buf, std::int64_t
     if (momentum != 0.0f)
       sgd_momentum_element(p[i], grad[i], buf[i], lr, momentum, weight_decay, nesterov, first);
     else
-      p[i] -= lr * (grad[i] + weight_decay * p[i]);
+      sgd_element(p[i], grad[i], lr, weight_decay);
   }
 }
 
@@ -613,15 +613,7 @@ void launch_dropout(const float* x, float* out, std::int64_t n, float p, std::ui
 void launch_adamw(float* param, const float* grad, float* m, float* v, std::int64_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, std::int64_t step,
                   Stream stream) {
-  // The bias corrections in double, then f32, as the CPU kernel computes them.
-  const AdamWConstants c{
-      lr,
-      beta1,
-      beta2,
-      eps,
-      lr * weight_decay,
-      static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step))),
-      static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)))};
+  const AdamWConstants c = adamw_constants(lr, beta1, beta2, eps, weight_decay, step);
   if (n > 0)
     adamw_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(param, grad, m, v, n, c);
 }
