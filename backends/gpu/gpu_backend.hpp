@@ -1,5 +1,5 @@
 // ft::Backend on a GPU, shared by the cuda and rocm plugins: device memory through the
-// caching allocator, every kernel from kernels.cu on one stream (so work runs in the order
+// caching allocator, every kernel (backends/gpu/*.cu) on one stream (so work runs in the order
 // it was asked for, and a freed block is safe to hand out again at once), GEMMs through the
 // plugin's BLAS (cuBLAS, or the project's own GEMM for rocm).
 //

@@ -1,8 +1,8 @@
-// The GPU kernels, one source for CUDA and HIP (kernels.cu; gpu_runtime.hpp maps the
-// runtime). Each launcher enqueues its kernel on `stream` and returns; the formulas are
-// those of the Backend argument structs (ftengine/backend.hpp), which gpu_backend.cpp
-// unpacks into these calls. Plain types only, so this header compiles with the host
-// compiler and the GPU one alike.
+// The GPU kernels, one source for CUDA and HIP (a file per op, backends/gpu/*.cu, listed in
+// sources.cmake; gpu_runtime.hpp maps the runtime). Each launcher enqueues its kernel on
+// `stream` and returns; the formulas are those of the Backend argument structs
+// (ftengine/backend.hpp), which gpu_backend.cpp unpacks into these calls. Plain types only,
+// so this header compiles with the host compiler and the GPU one alike.
 //
 // Compute is f32 with f32 accumulation; stored weights may be bf16/f16 (widened on load).
 // Results match the CPU backend within the conformance suite's tolerances, not bit for bit
