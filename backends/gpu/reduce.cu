@@ -23,7 +23,7 @@ __global__ void reduce_partials_kernel(const float* x, std::int64_t n, int what,
   }
   shared[threadIdx.x] = sum;
   __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
+  for (unsigned stride = kThreads / 2; stride > 0; stride /= 2) {
     if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
     __syncthreads();
   }
