@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/attention_mask.hpp"
 #include "backends/cpu/kernels.hpp"
 #include "backends/cpu/simd.hpp"
 #include "backends/cpu/tile_gemm.hpp"
@@ -73,9 +74,7 @@ struct Mask {
   std::int64_t window;  // 0: unlimited
   bool docs_sorted;     // packed documents one after another: whole tiles can be skipped
 
-  bool allows(std::int64_t i, std::int64_t j) const {
-    return j <= i && (window <= 0 || i - j < window) && (doc == nullptr || doc[i] == doc[j]);
-  }
+  bool allows(std::int64_t i, std::int64_t j) const { return attention_allows(i, j, window, doc); }
   // Every (i, j) in queries [q0, q1) x keys [k0, k1) is allowed: no per-element test needed.
   bool whole_tile(std::int64_t q0, std::int64_t q1, std::int64_t k0, std::int64_t k1) const {
     return doc == nullptr && k1 - 1 <= q0 && (window <= 0 || (q1 - 1) - k0 < window);

@@ -1,7 +1,6 @@
 // Fused multi-tensor optimizer steps and the whole-array reductions (loss sums, gradient
-// norm for clipping, a finite check). Reductions accumulate in double: a gradient norm over a few
-// hundred million squares loses digits in float.
-#include <cmath>
+// norm for clipping, a finite check). Reductions accumulate in double: a gradient norm over
+// a few hundred million squares loses digits in float.
 #include <string>
 
 #include "backends/common/optimizer_math.hpp"
@@ -23,14 +22,8 @@ void adamw_step(const AdamWStepArgs& args) {
     if (a.step < 1) {
       throw Error("adamw: step " + std::to_string(a.step) + " must be >= 1 (it is 1-based)");
     }
-    const AdamWConstants c{
-        args.lr,
-        args.beta1,
-        args.beta2,
-        args.eps,
-        args.lr * a.weight_decay,
-        static_cast<float>(1.0 - std::pow(static_cast<double>(args.beta1), a.step)),
-        static_cast<float>(1.0 - std::pow(static_cast<double>(args.beta2), a.step))};
+    const AdamWConstants c =
+        adamw_constants(args.lr, args.beta1, args.beta2, args.eps, a.weight_decay, a.step);
     float* __restrict p = a.param;
     const float* __restrict g = a.grad;
     float* __restrict m = a.m;
@@ -53,7 +46,7 @@ void sgd_step(const SgdStepArgs& args) {
     const float wd = a.weight_decay;
     if (mu == 0.0f) {
 #pragma omp parallel for simd schedule(static) if (a.n >= kParallelMin)
-      for (std::int64_t i = 0; i < a.n; ++i) p[i] -= lr * (grad[i] + wd * p[i]);
+      for (std::int64_t i = 0; i < a.n; ++i) sgd_element(p[i], grad[i], lr, wd);
       continue;
     }
     if (a.momentum_buffer == nullptr) {

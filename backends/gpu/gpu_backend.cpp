@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
 #include "backends/common/gemm_tiles.hpp"
+#include "backends/common/optimizer_math.hpp"
 #include "backends/gpu/gpu_runtime.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/quant.hpp"
@@ -76,6 +78,7 @@ GpuBackend::~GpuBackend() {
   static_cast<void>(gpuStreamSynchronize(native(stream_)));
   blas_.reset();
   for (float* table : {nf4_table_, fp4_table_, dynamic_map_}) static_cast<void>(gpuFree(table));
+  static_cast<void>(gpuFree(bad_target_));
   allocator_.release_cached();
   static_cast<void>(gpuStreamDestroy(native(stream_)));
 }
@@ -103,9 +106,23 @@ DeviceInfo GpuBackend::probe() {
   return info;
 }
 
+void GpuBackend::configure(const Options& options) {
+  if (stream_ != nullptr)
+    throw InternalError(fmt::format("{} backend: configure() after the device was in use", name()));
+  const std::int64_t device = options.integer("device", 0);
+  int count = 0;
+  if (gpuGetDeviceCount(&count) != gpuSuccess) count = 0;
+  static_cast<void>(gpuGetLastError());
+  if (device < 0 || device >= count)
+    throw Error(fmt::format("{}.device = {}: this machine has {} {} device{} (0 to {})",
+                            options.section(), device, count, name(), count == 1 ? "" : "s",
+                            count - 1));
+  device_ = static_cast<int>(device);
+}
+
 Stream GpuBackend::stream() {
   if (stream_ != nullptr) return stream_;
-  check(gpuSetDevice(0), "selecting device 0");
+  check(gpuSetDevice(device_), fmt::format("selecting device {}", device_).c_str());
   gpuStream_t s = nullptr;
   check(gpuStreamCreate(&s), "creating a stream");
   stream_ = s;
@@ -120,7 +137,21 @@ Stream GpuBackend::stream() {
   nf4_table_ = upload(quant_code_table(QuantType::nf4).data(), 16);
   fp4_table_ = upload(quant_code_table(QuantType::fp4).data(), 16);
   dynamic_map_ = upload(dynamic_map().data(), 256);
+  void* flag = nullptr;
+  check(gpuMalloc(&flag, sizeof(int)), "allocating the error flag");
+  check(gpuMemsetAsync(flag, 0, sizeof(int), native(stream_)), "clearing the error flag");
+  bad_target_ = static_cast<int*>(flag);
   return stream_;
+}
+
+void GpuBackend::check_flagged_errors() {
+  int bad = 0;
+  check(gpuMemcpy(&bad, bad_target_, sizeof bad, gpuMemcpyDeviceToHost), "reading the error flag");
+  if (!bad) return;
+  check(gpuMemsetAsync(bad_target_, 0, sizeof(int), native(stream_)), "clearing the error flag");
+  throw Error(
+      "cross_entropy: a target is outside [0, vocab) and is not the ignore index (found when "
+      "the host next waited for the device)");
 }
 
 void GpuBackend::check_launch(const char* what) {
@@ -147,6 +178,7 @@ void GpuBackend::copy_to_host(void* dst_host, const void* src, std::size_t bytes
   check(gpuMemcpyAsync(dst_host, src, bytes, gpuMemcpyDeviceToHost, native(stream())),
         "copy to host");
   check(gpuStreamSynchronize(native(stream_)), "copy to host");
+  check_flagged_errors();
 }
 void GpuBackend::copy(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
@@ -157,7 +189,9 @@ void GpuBackend::fill_zero(void* dst, std::size_t bytes) {
   check(gpuMemsetAsync(dst, 0, bytes, native(stream())), "fill_zero");
 }
 void GpuBackend::synchronize() {
-  if (stream_ != nullptr) check(gpuStreamSynchronize(native(stream_)), "synchronize");
+  if (stream_ == nullptr) return;
+  check(gpuStreamSynchronize(native(stream_)), "synchronize");
+  check_flagged_errors();
 }
 MemoryStats GpuBackend::memory_stats() { return allocator_.stats(); }
 void GpuBackend::reset_peak_memory() { allocator_.reset_peak(); }
@@ -287,14 +321,8 @@ void GpuBackend::rmsnorm_backward(const RmsNormBackwardArgs& a) {
 void GpuBackend::rope(const RopeArgs& a) {
   if (a.head_dim % 2 != 0)
     throw Error(fmt::format("rope: head_dim {} is odd; rotary needs pairs", a.head_dim));
-  const std::int64_t half = a.head_dim / 2;
-  const Scratch inv_freq(*this, static_cast<std::size_t>(half) * sizeof(float));
-  check(gpuMemcpyAsync(inv_freq.as<void>(), a.inv_freq_host,
-                       static_cast<std::size_t>(half) * sizeof(float), gpuMemcpyHostToDevice,
-                       native(stream())),
-        "rope frequencies");
-  launch_rope(a.x, a.out, a.positions, inv_freq.as<float>(), a.n_tokens, a.heads, a.head_dim,
-              a.inverse, stream_);
+  launch_rope(a.x, a.out, a.positions, a.inv_freq, a.n_tokens, a.heads, a.head_dim, a.inverse,
+              stream());
   check_launch("rope");
 }
 
@@ -337,26 +365,36 @@ void GpuBackend::swiglu_backward(const SwigluBackwardArgs& a) {
   check_launch("swiglu_backward");
 }
 void GpuBackend::cross_entropy_forward(const CrossEntropyForwardArgs& a) {
-  const Scratch bad(*this, sizeof(int));
-  check(gpuMemsetAsync(bad.as<void>(), 0, sizeof(int), native(stream())), "cross_entropy");
+  const Stream s = stream();
   launch_cross_entropy_forward(a.logits, a.targets, a.loss, a.lse, a.rows, a.vocab, a.ignore_index,
-                               bad.as<int>(), stream_);
+                               bad_target_, s);
   check_launch("cross_entropy_forward");
-  int bad_target = 0;
-  copy_to_host(&bad_target, bad.as<void>(), sizeof bad_target);
-  if (bad_target)
-    throw Error(
-        fmt::format("cross_entropy: a target is outside [0, {}) and is not the ignore index {}",
-                    a.vocab, a.ignore_index));
 }
 void GpuBackend::cross_entropy_backward(const CrossEntropyBackwardArgs& a) {
   launch_cross_entropy_backward(a.logits, a.lse, a.targets, a.rows, a.vocab, a.ignore_index,
-                                a.grad_scale, stream());
+                                a.grad_scale, a.d_loss, stream());
   check_launch("cross_entropy_backward");
 }
+void GpuBackend::unary(const UnaryArgs& a) {
+  launch_unary(a.x, a.y, a.n, static_cast<int>(a.op), a.alpha, a.beta, stream());
+  check_launch("unary");
+}
 void GpuBackend::binary(const BinaryArgs& a) {
-  launch_binary(a.a, a.b, a.out, a.n, a.op == BinaryOp::add ? 0 : 1, stream());
+  if (a.broadcast != Broadcast::none && (a.b_n <= 0 || a.n % a.b_n != 0))
+    throw Error(fmt::format("binary: broadcast b of {} elements does not divide {}", a.b_n, a.n));
+  launch_binary(a.a, a.b, a.out, a.n, static_cast<int>(a.op), static_cast<int>(a.broadcast), a.b_n,
+                stream());
   check_launch("binary");
+}
+void GpuBackend::reduce_rows(const ReduceRowsArgs& a) {
+  launch_reduce_rows(a.x, a.out, a.rows, a.cols, a.op == RowReduce::sum ? 0 : 1, stream());
+  check_launch("reduce_rows");
+}
+void GpuBackend::reduce(const ReduceArgs& a) {
+  const Scratch partials(*this, sizeof(double) * kReduceBlocks);
+  launch_reduce(a.x, a.n, static_cast<int>(a.op), partials.as<double>(), a.divisor, a.out64,
+                a.out32, stream());
+  check_launch("reduce");
 }
 void GpuBackend::axpby(const AxpbyArgs& a) {
   launch_axpby(a.x, a.y, a.n, a.alpha, a.beta, stream());
@@ -379,31 +417,40 @@ void GpuBackend::dropout(const DropoutArgs& a) {
   launch_dropout(a.x, a.out, a.n, a.p, a.seed, a.offset, stream());
   check_launch("dropout");
 }
+// The multi-tensor steps: every tensor cut into chunks, the chunk table uploaded, one launch.
 void GpuBackend::adamw_step(const AdamWStepArgs& a) {
-  if (a.step < 1) throw Error(fmt::format("adamw: step {} must be >= 1 (it is 1-based)", a.step));
-  launch_adamw(a.param, a.grad, a.m, a.v, a.n, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay,
-               a.step, stream());
+  std::vector<AdamWChunk> chunks;
+  for (std::int64_t t = 0; t < a.count; ++t) {
+    const AdamWTensor& x = a.tensors[t];
+    if (x.step < 1) throw Error(fmt::format("adamw: step {} must be >= 1 (it is 1-based)", x.step));
+    const AdamWConstants c = adamw_constants(a.lr, a.beta1, a.beta2, a.eps, x.weight_decay, x.step);
+    for (std::int64_t i = 0; i < x.n; i += kOptimizerChunk)
+      chunks.push_back({x.param + i, x.grad + i, x.m + i, x.v + i,
+                        std::min(kOptimizerChunk, x.n - i), c.decay, c.bc1, c.bc2});
+  }
+  if (chunks.empty()) return;
+  const Scratch table(*this, chunks.size() * sizeof(AdamWChunk));
+  copy_from_host(table.as<void>(), chunks.data(), chunks.size() * sizeof(AdamWChunk));
+  launch_adamw(table.as<AdamWChunk>(), static_cast<std::int64_t>(chunks.size()), a.lr, a.beta1,
+               a.beta2, a.eps, stream());
   check_launch("adamw_step");
 }
 void GpuBackend::sgd_step(const SgdStepArgs& a) {
-  launch_sgd(a.param, a.grad, a.momentum_buffer, a.n, a.lr, a.momentum, a.weight_decay, a.nesterov,
-             a.first_step, stream());
+  std::vector<SgdChunk> chunks;
+  for (std::int64_t t = 0; t < a.count; ++t) {
+    const SgdTensor& x = a.tensors[t];
+    if (a.momentum != 0.0f && x.momentum_buffer == nullptr)
+      throw Error(fmt::format("sgd: momentum {} needs a momentum buffer (got none)", a.momentum));
+    for (std::int64_t i = 0; i < x.n; i += kOptimizerChunk)
+      chunks.push_back({x.param + i, x.grad + i, x.momentum_buffer ? x.momentum_buffer + i : nullptr,
+                        std::min(kOptimizerChunk, x.n - i), x.weight_decay, x.first_step});
+  }
+  if (chunks.empty()) return;
+  const Scratch table(*this, chunks.size() * sizeof(SgdChunk));
+  copy_from_host(table.as<void>(), chunks.data(), chunks.size() * sizeof(SgdChunk));
+  launch_sgd(table.as<SgdChunk>(), static_cast<std::int64_t>(chunks.size()), a.lr, a.momentum,
+             a.nesterov, stream());
   check_launch("sgd_step");
-}
-
-double GpuBackend::reduce(const float* x, std::int64_t n, int what) {
-  if (n == 0) return 0.0;
-  const Scratch partials(*this, sizeof(double) * (kReduceBlocks + 1));
-  launch_reduce(x, n, what, partials.as<double>(), partials.as<double>() + kReduceBlocks, stream());
-  check_launch("reduction");
-  double result = 0;
-  copy_to_host(&result, partials.as<double>() + kReduceBlocks, sizeof result);
-  return result;
-}
-double GpuBackend::sum(const float* x, std::int64_t n) { return reduce(x, n, 0); }
-double GpuBackend::sum_squares(const float* x, std::int64_t n) { return reduce(x, n, 1); }
-std::int64_t GpuBackend::count_nonfinite(const float* x, std::int64_t n) {
-  return static_cast<std::int64_t>(reduce(x, n, 2));
 }
 
 }  // namespace ft::backends::gpu

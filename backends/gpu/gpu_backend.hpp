@@ -1,5 +1,5 @@
 // ft::Backend on a GPU, shared by the cuda and rocm plugins: device memory through the
-// caching allocator, every kernel from kernels.cu on one stream (so work runs in the order
+// caching allocator, every kernel (backends/gpu/*.cu) on one stream (so work runs in the order
 // it was asked for, and a freed block is safe to hand out again at once), GEMMs through the
 // plugin's BLAS (cuBLAS, or the project's own GEMM for rocm).
 //
@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backends/common/caching_allocator.hpp"
 #include "backends/gpu/kernels.hpp"
@@ -54,7 +55,10 @@ class GpuBackend final : public Backend {
 
   std::string name() const override;
   DeviceInfo probe() override;
-  void set_threads(int) override {}
+  // [backend] device: the index this object runs on; before the first memory or kernel call.
+  void configure(const Options& options) override;
+  int device() const override { return device_; }
+  void* native_stream() override { return stream(); }
 
   void* allocate(std::size_t bytes) override;
   void deallocate(void* ptr, std::size_t bytes) override;
@@ -78,6 +82,9 @@ class GpuBackend final : public Backend {
   void attention_backward(const AttentionBackwardArgs& args) override;
   void swiglu_forward(const SwigluForwardArgs& args) override;
   void swiglu_backward(const SwigluBackwardArgs& args) override;
+  void unary(const UnaryArgs& args) override;
+  void reduce_rows(const ReduceRowsArgs& args) override;
+  void reduce(const ReduceArgs& args) override;
   void cross_entropy_forward(const CrossEntropyForwardArgs& args) override;
   void cross_entropy_backward(const CrossEntropyBackwardArgs& args) override;
   void binary(const BinaryArgs& args) override;
@@ -88,9 +95,6 @@ class GpuBackend final : public Backend {
   void dropout(const DropoutArgs& args) override;
   void adamw_step(const AdamWStepArgs& args) override;
   void sgd_step(const SgdStepArgs& args) override;
-  double sum(const float* x, std::int64_t n) override;
-  double sum_squares(const float* x, std::int64_t n) override;
-  std::int64_t count_nonfinite(const float* x, std::int64_t n) override;
 
  private:
   // A block of device memory for the length of one call.
@@ -98,7 +102,9 @@ class GpuBackend final : public Backend {
 
   Stream stream();  // creates the stream, the BLAS handle and the constant tables once
   void check_launch(const char* what);
-  double reduce(const float* x, std::int64_t n, int what);
+  // After the host has waited for the device: a bad target a kernel flagged since the last
+  // check, as an ft::Error (kernels cannot throw, and checking at each launch would wait).
+  void check_flagged_errors();
   // The GEMM of a weight held narrower than f32 (bf16/f16 B, or 4 bits), widened a tile of
   // rows at a time into device memory.
   void gemm_widened(const float* a, float* c, std::int64_t m, bool transpose_w, bool accumulate,
@@ -106,7 +112,9 @@ class GpuBackend final : public Backend {
                     const std::function<void(std::int64_t, std::int64_t, float*)>& widen_rows);
 
   CachingAllocator allocator_;
+  int device_ = 0;
   Stream stream_ = nullptr;
+  int* bad_target_ = nullptr;     // set by the cross-entropy kernels
   std::unique_ptr<Blas> blas_;
   float* nf4_table_ = nullptr;    // 16 floats
   float* fp4_table_ = nullptr;    // 16 floats

@@ -1,8 +1,8 @@
-// The GPU kernels, one source for CUDA and HIP (kernels.cu; gpu_runtime.hpp maps the
-// runtime). Each launcher enqueues its kernel on `stream` and returns; the formulas are
-// those of the Backend argument structs (ftengine/backend.hpp), which gpu_backend.cpp
-// unpacks into these calls. Plain types only, so this header compiles with the host
-// compiler and the GPU one alike.
+// The GPU kernels, one source for CUDA and HIP (a file per op, backends/gpu/*.cu, listed in
+// sources.cmake; gpu_runtime.hpp maps the runtime). Each launcher enqueues its kernel on
+// `stream` and returns; the formulas are those of the Backend argument structs
+// (ftengine/backend.hpp), which gpu_backend.cpp unpacks into these calls. Plain types only,
+// so this header compiles with the host compiler and the GPU one alike.
 //
 // Compute is f32 with f32 accumulation; stored weights may be bf16/f16 (widened on load).
 // Results match the CPU backend within the conformance suite's tolerances, not bit for bit
@@ -65,13 +65,22 @@ void launch_swiglu_backward(const float* gate, const float* up, const float* d_o
 void launch_cross_entropy_forward(const float* logits, const std::int32_t* targets, float* loss,
                                   float* lse, std::int64_t rows, std::int64_t vocab,
                                   std::int32_t ignore_index, int* bad_target, Stream stream);
+// d_loss: the loss's incoming gradient, one device float multiplied into grad_scale (or null).
 void launch_cross_entropy_backward(float* logits, const float* lse, const std::int32_t* targets,
                                    std::int64_t rows, std::int64_t vocab, std::int32_t ignore_index,
-                                   float grad_scale, Stream stream);
+                                   float grad_scale, const float* d_loss, Stream stream);
 
 // op: 0 add, 1 mul.
+// op: 0 add, 1 sub, 2 mul, 3 div; broadcast: 0 none, 1 row (b[i % b_n]), 2 column
+// (b[i / (n / b_n)]) — ft::BinaryOp's and ft::Broadcast's order.
 void launch_binary(const float* a, const float* b, float* out, std::int64_t n, int op,
-                   Stream stream);
+                   int broadcast, std::int64_t b_n, Stream stream);
+// op: ft::UnaryOp's order (0 identity, 1 exp, 2 log, 3 sqrt, 4 rsqrt, 5 sigmoid, 6 square).
+void launch_unary(const float* x, float* y, std::int64_t n, int op, float alpha, float beta,
+                  Stream stream);
+// op: 0 sum, 1 max over each row of x [rows, cols].
+void launch_reduce_rows(const float* x, float* out, std::int64_t rows, std::int64_t cols, int op,
+                        Stream stream);
 void launch_axpby(const float* x, float* y, std::int64_t n, float alpha, float beta, Stream stream);
 void launch_bias_add(float* x, const void* bias, Stored bias_type, std::int64_t rows,
                      std::int64_t cols, Stream stream);
@@ -79,18 +88,38 @@ void launch_sum_rows(const float* x, float* out, std::int64_t rows, std::int64_t
                      bool accumulate, Stream stream);
 void launch_dropout(const float* x, float* out, std::int64_t n, float p, std::uint64_t seed,
                     std::uint64_t offset, Stream stream);
-void launch_adamw(float* param, const float* grad, float* m, float* v, std::int64_t n, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, std::int64_t step,
-                  Stream stream);
-void launch_sgd(float* param, const float* grad, float* momentum_buffer, std::int64_t n, float lr,
-                float momentum, float weight_decay, bool nesterov, bool first_step, Stream stream);
+// The multi-tensor optimizer steps: `chunks` (device memory, `count` of them) cut every
+// tensor into runs of at most kOptimizerChunk elements, each with its tensor's constants;
+// one launch steps them all.
+inline constexpr std::int64_t kOptimizerChunk = 1 << 16;
+struct AdamWChunk {
+  float* param;
+  const float* grad;
+  float* m;
+  float* v;
+  std::int64_t n;
+  float decay, bc1, bc2;  // lr * weight_decay and the bias corrections (optimizer_math.hpp)
+};
+struct SgdChunk {
+  float* param;
+  const float* grad;
+  float* momentum_buffer;
+  std::int64_t n;
+  float weight_decay;
+  bool first_step;
+};
+void launch_adamw(const AdamWChunk* chunks, std::int64_t count, float lr, float beta1,
+                  float beta2, float eps, Stream stream);
+void launch_sgd(const SgdChunk* chunks, std::int64_t count, float lr, float momentum,
+                bool nesterov, Stream stream);
 
 // Reductions in a fixed order (so a run repeats bit for bit): per-block partials into
-// `partials` (kReduceBlocks doubles), then one block sums them into *result (device).
+// `partials` (kReduceBlocks doubles), then one block sums them, divides by `divisor`, and
+// writes *out64 and *out32 (device; either may be null).
 inline constexpr int kReduceBlocks = 256;
-// what: 0 sum, 1 sum of squares, 2 count of NaN/Inf.
-void launch_reduce(const float* x, std::int64_t n, int what, double* partials, double* result,
-                   Stream stream);
+// what: 0 sum, 1 sum of squares, 2 count of NaN/Inf (ft::ReduceOp's order).
+void launch_reduce(const float* x, std::int64_t n, int what, double* partials, double divisor,
+                   double* out64, float* out32, Stream stream);
 
 // A 4-bit weight (bitsandbytes layout, ftengine/quant.hpp) on the device.
 struct Weight4bit {

@@ -25,6 +25,7 @@ void declare_model_options(po::options_description& options) {
       ("backend", po::value<std::string>()->default_value("auto"),
        "compute backend plugin: auto, cpu, cuda, rocm")                              //
       ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")  //
+      ("device", po::value<int>()->default_value(0), "device index (GPU backends)")  //
       ("model-plugin", po::value<std::string>()->default_value("llama"),
        "model plugin that reads the directory");
 }
@@ -42,6 +43,8 @@ ModelSpec model_spec(const po::variables_map& args, const CommandSpec& command) 
   spec.backend = args["backend"].as<std::string>();
   spec.threads = args["threads"].as<int>();
   if (spec.threads < 0) throw Error(fmt::format("--threads must be >= 0, found {}", spec.threads));
+  if (args.count("device")) spec.device = args["device"].as<int>();
+  if (spec.device < 0) throw Error(fmt::format("--device must be >= 0, found {}", spec.device));
   spec.model_plugin = args["model-plugin"].as<std::string>();
   return spec;
 }
@@ -60,6 +63,7 @@ LoadedModel load_model(const GlobalOptions& global, const ModelSpec& spec) {
   std::unique_ptr<Backend> backend = registry->select_backend(spec.backend);
   Options backend_options("backend");
   backend_options.set("threads", static_cast<std::int64_t>(spec.threads));
+  backend_options.set("device", static_cast<std::int64_t>(spec.device));
   backend->configure(backend_options);
 
   // The tokenizer first: it is quick to read and its errors are clearer than a model's.

@@ -33,10 +33,12 @@ struct ModelSpec {
   DType dtype = DType::f32;           // storage dtype of the weights
   std::string backend = "auto";
   int threads = 0;
+  int device = 0;
   std::string model_plugin = "llama";
 };
 
-// --model DIR, --adapter DIR, --dtype, --backend NAME, --threads N, --model-plugin NAME.
+// --model DIR, --adapter DIR, --dtype, --backend NAME, --threads N, --device N,
+// --model-plugin NAME.
 void declare_model_options(po::options_description& options);
 
 // The options above as a spec; ft::Error (exit 2) for a bad value.

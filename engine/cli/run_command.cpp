@@ -1,7 +1,7 @@
 // ftengine run JOB [--resume [--force]]: fine-tune as the job says.
 //
-// Step 1 of DESIGN.md §6 (the job, every problem at once) here; steps 2 to 6 are the
-// trainer's (engine/train/trainer.hpp).
+// Reading the job (every problem at once) happens here; the rest is the trainer's
+// (engine/train/trainer.hpp).
 #include <fmt/format.h>
 
 #include "engine/cli/cli.hpp"

@@ -1,4 +1,4 @@
-// A job's data from files to rows (DESIGN §6 step 4), with the counts the data report
+// A job's data from files to rows, with the counts the data report
 // prints: read every training file (examples.hpp), hold out data.val_split of the
 // examples, apply the mixing weights, render each with the chat template
 // (chat_template.hpp), tokenise with loss masks and cut or pack into rows of seq_len

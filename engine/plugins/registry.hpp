@@ -1,4 +1,4 @@
-// Finds, loads and instantiates plugins (DESIGN §3).
+// Finds, loads and instantiates plugins.
 //
 // scan() looks at every file named libftengine-*.so in the given directories, in order,
 // and either registers it (its descriptor passed the ABI handshake) or records why it

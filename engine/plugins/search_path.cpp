@@ -1,4 +1,4 @@
-// plugin_search_path(): where plugins are looked for, in priority order (DESIGN §3).
+// plugin_search_path(): where plugins are looked for, in priority order.
 #include <algorithm>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-// Checkpoints: what a run needs to continue exactly where it stopped (DESIGN §7).
+// Checkpoints: what a run needs to continue exactly where it stopped.
 //
 //   <run>/checkpoints/step-N/
 //     trainable.safetensors   the adapter's trainable tensors, by name

@@ -1,4 +1,4 @@
-// The three places data parallelism will change the trainer (DESIGN §6: a `comm` plugin,
+// The three places data parallelism will change the trainer (a `comm` plugin, launched as
 // `mpirun -np N ftengine run job.toml`). With one process, as today, they are the
 // identity, a no-op and "yes"; keeping them as named functions keeps that change here.
 #pragma once

@@ -1,4 +1,4 @@
-// Step 6 of a job (DESIGN §6 and §7): what a finished run leaves in its directory.
+// The last step of a job: what a finished run leaves in its directory.
 //
 //   <run>/adapter/   adapter->save(): a PEFT adapter directory (adapter_config.json,
 //                    adapter_model.safetensors) for LoRA-like adapters

@@ -1,4 +1,4 @@
-// Steps 2 and 3 of a job (DESIGN §6): find the plugins, pick the backend, load the model
+// The start of a job: find the plugins, pick the backend, load the model
 // and its tokenizer, attach the adapter and give its trainable tensors to the optimizer.
 //
 //   TrainingSetup s = set_up_training(job, load_plugins(job, cli_plugin_dirs));

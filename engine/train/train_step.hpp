@@ -1,4 +1,4 @@
-// One optimizer step (DESIGN §6, step 5): grad_accum micro-batches of batch_size rows,
+// One optimizer step: grad_accum micro-batches of batch_size rows,
 // forward and backward each, every micro-batch's summed loss divided by the target tokens
 // of the whole step (so grad_accum = k computes what batch_size × k does, up to float
 // rounding), gradients all-reduced across ranks (data_parallel.hpp), their global norm

@@ -1,5 +1,5 @@
-// The trainer: `ftengine run JOB` from the loaded job to the exported adapter (DESIGN §6,
-// steps 2 to 6).
+// The trainer: `ftengine run JOB` from the loaded job to the exported adapter (plugins,
+// model, data, training, export).
 //
 //   const Job job = load_job("job.toml");
 //   const int code = train(job, {.resume = true});   // 0, or 130/143 when interrupted

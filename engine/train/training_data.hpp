@@ -1,5 +1,4 @@
-// The rows a job trains and evaluates on (DESIGN §6 step 4), from data/dataset.hpp, and
-// the data report.
+// The rows a job trains and evaluates on, from data/dataset.hpp, and the data report.
 //
 //   TrainingData data = load_training_data(job, tokenizer);
 //   data.train.rows ... ; if (data.eval) evaluate_rows(..., *data.eval, ...);

@@ -47,8 +47,6 @@ class Adapter : public PluginObject {
   // What the optimizer updates.
   virtual std::vector<Parameter> trainable_parameters() const = 0;
 
-  // ---- Added with the training issue (#4), ABI 1.2. ----
-
   // The job's [adapter] table; once, before attach(). ft::Error for a value it cannot use.
   virtual void configure(const Options& options) = 0;
   virtual void set_forward_state(const AdapterForwardState& state) = 0;
@@ -63,7 +61,7 @@ class Adapter : public PluginObject {
   // afterwards the model alone computes what model + adapter did.
   virtual void merge() = 0;
 
-  // ABI 1.3. The 4-bit quantisation this adapter wants for the model's base linear layers
+  // The 4-bit quantisation this adapter wants for the model's base linear layers
   // (QLoRA), which the engine passes to Model::load; none by default.
   virtual std::optional<Quant4bitOptions> base_quantization() const;
 };

@@ -21,8 +21,6 @@ class Optimizer : public PluginObject {
   // One update of every parameter from its .grad at learning rate lr.
   virtual void step(float lr) = 0;
 
-  // ---- Added with the training issue (#4), ABI 1.2. ----
-
   // The job's [optimizer] table (lr is passed to step(), the schedule owns it); once,
   // before init(). ft::Error for a value it cannot use.
   virtual void configure(const Options& options) = 0;

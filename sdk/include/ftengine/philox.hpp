@@ -8,11 +8,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__) || defined(__HIPCC__)
-#define FT_HOST_DEVICE __host__ __device__
-#else
-#define FT_HOST_DEVICE
-#endif
+#include "ftengine/host_device.hpp"
 
 namespace ft {
 

@@ -1,9 +1,10 @@
+#include "ftengine/dtype.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
-#include "ftengine/dtype.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/philox.hpp"
 
@@ -37,18 +38,34 @@ TEST(DType, F16RoundTripAndRounding) {
   EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
   EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);
-  EXPECT_EQ(f32_to_f16(65519.0f), 0x7bff);  // below the halfway point to 65536
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // halfway, ties to even: infinity
-  EXPECT_EQ(f32_to_f16(1e-8f), 0x0000);     // under half the smallest subnormal
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.5f, -24)), 0x0002);         // tie between 1 and 2: even
-  EXPECT_EQ(f32_to_f16(std::ldexp(2.5f, -24)), 0x0002);         // tie between 2 and 3: even
-  EXPECT_EQ(f32_to_f16(1.0f + 1.0f / 2048), 0x3c00);            // halfway, stays even
-  EXPECT_EQ(f32_to_f16(1.0f + 3.0f / 2048), 0x3c02);            // halfway, up to even
+  EXPECT_EQ(f32_to_f16(65519.0f), 0x7bff);               // below the halfway point to 65536
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);               // halfway, ties to even: infinity
+  EXPECT_EQ(f32_to_f16(1e-8f), 0x0000);                  // under half the smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.5f, -24)), 0x0002);  // tie between 1 and 2: even
+  EXPECT_EQ(f32_to_f16(std::ldexp(2.5f, -24)), 0x0002);  // tie between 2 and 3: even
+  EXPECT_EQ(f32_to_f16(1.0f + 1.0f / 2048), 0x3c00);     // halfway, stays even
+  EXPECT_EQ(f32_to_f16(1.0f + 3.0f / 2048), 0x3c02);     // halfway, up to even
   EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(std::nanf("")))));
-  for (std::uint32_t h = 0; h < 0x7c00; h += 7) {
+  for (std::uint32_t h = 0; h < 65536; ++h) {  // every half but NaN survives a round trip
     const auto half = static_cast<std::uint16_t>(h);
-    EXPECT_EQ(f32_to_f16(f16_to_f32(half)), half) << h;
+    if ((h & 0x7fffu) > 0x7c00u) continue;
+    ASSERT_EQ(f32_to_f16(f16_to_f32(half)), half) << h;
+  }
+}
+
+// f16_to_f32 is bit manipulation without branches; this holds it to binary16's definition,
+// (-1)^s 2^(e-15) (1 + m/1024), subnormals (-1)^s 2^-14 m/1024, for every one of the 65536
+// values. Compared as bits, so -0 and NaN payloads count.
+TEST(DType, F16WideningMatchesTheDefinitionForEveryValue) {
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    const std::uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    const float magnitude =
+        exponent == 0 ? std::ldexp(static_cast<float>(m), -24)
+                      : std::ldexp(static_cast<float>(1024 + m), static_cast<int>(exponent) - 25);
+    const std::uint32_t expected = exponent == 31 ? sign | 0x7f800000u | (m << 13)  // inf, NaN
+                                                  : sign | f32_bits(magnitude);
+    ASSERT_EQ(f32_bits(f16_to_f32(static_cast<std::uint16_t>(h))), expected) << h;
   }
 }
 
