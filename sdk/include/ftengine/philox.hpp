@@ -25,8 +25,10 @@ FT_HOST_DEVICE inline Philox4x32 philox4x32_10(Philox4x32 counter, std::uint32_t
   for (int round = 0; round < 10; ++round) {
     const std::uint64_t p0 = static_cast<std::uint64_t>(kM0) * c0;
     const std::uint64_t p1 = static_cast<std::uint64_t>(kM1) * c2;
-    const std::uint32_t hi0 = static_cast<std::uint32_t>(p0 >> 32), lo0 = static_cast<std::uint32_t>(p0);
-    const std::uint32_t hi1 = static_cast<std::uint32_t>(p1 >> 32), lo1 = static_cast<std::uint32_t>(p1);
+    const std::uint32_t hi0 = static_cast<std::uint32_t>(p0 >> 32),
+                        lo0 = static_cast<std::uint32_t>(p0);
+    const std::uint32_t hi1 = static_cast<std::uint32_t>(p1 >> 32),
+                        lo1 = static_cast<std::uint32_t>(p1);
     c0 = hi1 ^ c1 ^ key0;
     c1 = lo1;
     c2 = hi0 ^ c3 ^ key1;
@@ -39,7 +41,8 @@ FT_HOST_DEVICE inline Philox4x32 philox4x32_10(Philox4x32 counter, std::uint32_t
 
 // The 64-bit counter in the low two words, the 64-bit seed as the key.
 FT_HOST_DEVICE inline Philox4x32 philox4x32(std::uint64_t counter, std::uint64_t seed) {
-  const Philox4x32 c{{static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0u, 0u}};
+  const Philox4x32 c{
+      {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0u, 0u}};
   return philox4x32_10(c, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
 }
 
