@@ -319,7 +319,7 @@ TEST(GgufExport, RopeThetaInsideRopeParametersIsTheFreqBase) {
 // the export writes q and k as they are, under the qwen2 / qwen3 architecture.
 TEST(GgufExport, QwenModelsKeepTheirRowOrderBiasesAndNorms) {
   TempDir dir;
-  engine::write_random_model("tiny", dir / "tiny", 3);
+  write_random_model("tiny", dir / "tiny", 3);
   const auto tokenizer = engine::Tokenizer::from_directory(dir / "tiny");
   for (const std::string arch : {"qwen2", "qwen3"}) {
     SCOPED_TRACE(arch);
