@@ -214,12 +214,15 @@ int main(int argc, char** argv) try {
   recompute_tokens = std::clamp<std::int64_t>(recompute_tokens, 2, new_tokens);
   const std::int64_t prompt_len = context - new_tokens;
 
+  ft::engine::PluginRegistry registry;
+  registry.scan(ft::engine::plugin_search_path({}, {}));
   TempDir temp;
   std::string model_desc;
   if (model_dir.empty()) {
     model_dir = temp.path;
     const auto start = Clock::now();
-    const ft::engine::RandomModel m = ft::engine::write_random_model("bench-125m", model_dir, 1);
+    const ft::engine::RandomModel m =
+        ft::engine::write_random_model(*registry.create_model("llama"), "bench-125m", model_dir, 1);
     model_desc = fmt::format(
         "bench-125m, random (seed 1), {:.1f}M parameters, f32; written in "
         "{:.1f} s",
@@ -228,8 +231,6 @@ int main(int argc, char** argv) try {
     model_desc = model_dir.string();
   }
 
-  ft::engine::PluginRegistry registry;
-  registry.scan(ft::engine::plugin_search_path({}, {}));
   std::unique_ptr<ft::Backend> backend = registry.create_backend("cpu");
   backend->configure(ft::Options("backend").set("threads", static_cast<std::int64_t>(threads)));
   std::unique_ptr<ft::Model> model = registry.create_model("llama");

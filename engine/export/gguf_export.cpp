@@ -61,110 +61,95 @@ std::vector<float> permute_for_ggml_rope(const std::vector<float>& rows, std::in
 
 namespace {
 
-// The config.json facts the export needs.
-struct Config {
-  std::string model_type, arch;  // Hugging Face's, and llama.cpp's name for it
-  std::int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
-  std::int64_t context = 0, vocab = 0;
-  double rope_theta = 10000.0, rms_eps = 1e-6;
-  std::optional<double> linear_rope_factor;
-  std::optional<ops::RopeScaling> llama3_rope;  // written as rope_freqs.weight
+// llama.cpp's name for a tensor, by its role: the export's one table of names (llama.cpp's
+// llama-arch.cpp, LLM_TENSOR_NAMES), "blk.<layer>." in front of those inside a layer.
+std::string gguf_name(const TensorSpec& t, const fs::path& model_dir) {
+  using R = TensorRole;
+  const char* in_layer = nullptr;
+  switch (t.role) {
+    case R::token_embedding:
+      return "token_embd.weight";
+    case R::final_norm:
+      return "output_norm.weight";
+    case R::lm_head:
+      return "output.weight";
+    case R::attn_norm:
+      in_layer = "attn_norm.weight";
+      break;
+    case R::q_proj:
+      in_layer = "attn_q.weight";
+      break;
+    case R::k_proj:
+      in_layer = "attn_k.weight";
+      break;
+    case R::v_proj:
+      in_layer = "attn_v.weight";
+      break;
+    case R::o_proj:
+      in_layer = "attn_output.weight";
+      break;
+    case R::q_bias:
+      in_layer = "attn_q.bias";
+      break;
+    case R::k_bias:
+      in_layer = "attn_k.bias";
+      break;
+    case R::v_bias:
+      in_layer = "attn_v.bias";
+      break;
+    case R::o_bias:
+      in_layer = "attn_output.bias";
+      break;
+    case R::q_norm:
+      in_layer = "attn_q_norm.weight";
+      break;
+    case R::k_norm:
+      in_layer = "attn_k_norm.weight";
+      break;
+    case R::ffn_norm:
+      in_layer = "ffn_norm.weight";
+      break;
+    case R::gate_proj:
+      in_layer = "ffn_gate.weight";
+      break;
+    case R::up_proj:
+      in_layer = "ffn_up.weight";
+      break;
+    case R::down_proj:
+      in_layer = "ffn_down.weight";
+      break;
+    case R::gate_bias:
+      in_layer = "ffn_gate.bias";
+      break;
+    case R::up_bias:
+      in_layer = "ffn_up.bias";
+      break;
+    case R::down_bias:
+      in_layer = "ffn_down.bias";
+      break;
+  }
+  if (in_layer == nullptr || t.layer < 0)
+    throw Error(
+        fmt::format("{}: tensor \"{}\" (role {}, layer {}) has no llama.cpp tensor name "
+                    "the GGUF export knows",
+                    model_dir.string(), t.name, static_cast<int>(t.role), t.layer));
+  return fmt::format("blk.{}.{}", t.layer, in_layer);
+}
+
+// llama.cpp's architecture for a Hugging Face model_type, and whether its q and k rows go
+// from Hugging Face's rotate-half rope layout to ggml's interleaved one.
+struct GgufArch {
+  std::string name;
   bool permute_qk = false;
 };
 
-Config read_config(const fs::path& model_dir) {
-  const fs::path path = model_dir / "config.json";
-  std::ifstream in(path);
-  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) throw Error(fmt::format("{}: not a JSON object", path.string()));
-  const auto integer = [&](const char* key, std::int64_t fallback) {
-    const auto it = j.find(key);
-    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
-  };
-  const auto number = [&](const char* key, double fallback) {
-    const auto it = j.find(key);
-    return it != j.end() && it->is_number() ? it->get<double>() : fallback;
-  };
-  Config c;
-  c.model_type = j.value("model_type", std::string("llama"));
-  if (c.model_type == "llama" || c.model_type == "mistral") {
-    c.arch = "llama";
-    c.permute_qk = true;
-  } else if (c.model_type == "qwen2" || c.model_type == "qwen3") {
-    c.arch = c.model_type;
-  } else {
-    throw Error(
-        fmt::format("{}: model_type \"{}\": the GGUF export writes llama, mistral, qwen2 "
-                    "and qwen3 models",
-                    path.string(), c.model_type));
-  }
-  c.hidden = integer("hidden_size", 0);
-  c.intermediate = integer("intermediate_size", 0);
-  c.layers = integer("num_hidden_layers", 0);
-  c.heads = integer("num_attention_heads", 0);
-  c.kv_heads = integer("num_key_value_heads", c.heads);
-  c.head_dim = integer("head_dim", c.heads > 0 ? c.hidden / c.heads : 0);
-  c.context = integer("max_position_embeddings", 2048);
-  c.vocab = integer("vocab_size", 0);
-  c.rope_theta = number("rope_theta", 10000.0);
-  c.rms_eps = number("rms_norm_eps", 1e-6);
-  if (const auto it = j.find("rope_scaling"); it != j.end() && it->is_object()) {
-    const std::string type = it->value("rope_type", it->value("type", std::string()));
-    if (type == "linear") {
-      c.linear_rope_factor = it->value("factor", 1.0);
-    } else if (type == "llama3") {
-      ops::RopeScaling r;
-      r.type = "llama3";
-      r.factor = it->value("factor", 8.0f);
-      r.low_freq_factor = it->value("low_freq_factor", 1.0f);
-      r.high_freq_factor = it->value("high_freq_factor", 4.0f);
-      r.original_max_position_embeddings =
-          it->value("original_max_position_embeddings", std::int64_t{8192});
-      c.llama3_rope = r;
-    } else if (type != "default") {
-      throw Error(fmt::format(
-          "{}: rope_scaling type \"{}\" is not exported to GGUF yet (linear and llama3 are)",
-          path.string(), type));
-    }
-  }
-  return c;
-}
-
-// llama.cpp's name for a Hugging Face parameter, or nullopt for one it does not take.
-std::optional<std::string> gguf_name(const std::string& hf) {
-  static const std::map<std::string, std::string, std::less<>> top = {
-      {"model.embed_tokens.weight", "token_embd.weight"},
-      {"model.norm.weight", "output_norm.weight"},
-      {"lm_head.weight", "output.weight"}};
-  if (const auto it = top.find(hf); it != top.end()) return it->second;
-  static const std::vector<std::pair<std::string, std::string>> in_layer = {
-      {"input_layernorm.weight", "attn_norm.weight"},
-      {"self_attn.q_proj.weight", "attn_q.weight"},
-      {"self_attn.k_proj.weight", "attn_k.weight"},
-      {"self_attn.v_proj.weight", "attn_v.weight"},
-      {"self_attn.o_proj.weight", "attn_output.weight"},
-      {"self_attn.q_proj.bias", "attn_q.bias"},
-      {"self_attn.k_proj.bias", "attn_k.bias"},
-      {"self_attn.v_proj.bias", "attn_v.bias"},
-      {"self_attn.o_proj.bias", "attn_output.bias"},
-      {"self_attn.q_norm.weight", "attn_q_norm.weight"},
-      {"self_attn.k_norm.weight", "attn_k_norm.weight"},
-      {"post_attention_layernorm.weight", "ffn_norm.weight"},
-      {"mlp.gate_proj.weight", "ffn_gate.weight"},
-      {"mlp.up_proj.weight", "ffn_up.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"},
-      {"mlp.gate_proj.bias", "ffn_gate.bias"},
-      {"mlp.up_proj.bias", "ffn_up.bias"},
-      {"mlp.down_proj.bias", "ffn_down.bias"}};
-  constexpr std::string_view prefix = "model.layers.";
-  if (!hf.starts_with(prefix)) return std::nullopt;
-  const std::size_t dot = hf.find('.', prefix.size());
-  if (dot == std::string::npos) return std::nullopt;
-  const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
-  const std::string rest = hf.substr(dot + 1);
-  for (const auto& [from, to] : in_layer)
-    if (rest == from) return fmt::format("blk.{}.{}", layer, to);
-  return std::nullopt;
+GgufArch gguf_arch(const ModelInfo& info, const fs::path& model_dir) {
+  if (info.model_type == "llama" || info.model_type == "mistral") return {"llama", true};
+  if (info.model_type == "qwen2" || info.model_type == "qwen3") return {info.model_type, false};
+  throw Error(
+      fmt::format("{}: model_type \"{}\": the GGUF export writes llama, mistral, qwen2 and qwen3 "
+                  "models",
+                  (model_dir / "config.json").string(), info.model_type));
 }
 
 // values (f32) as `type` bytes; rows of `row_length` values (q8_0 blocks run along them).
@@ -330,8 +315,34 @@ void add_gguf_tokenizer(GgufWriter& w, const Tokenizer& tokenizer, const fs::pat
 
 void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer& tokenizer,
                  const fs::path& out, const GgufExportOptions& options) {
-  const Config c = read_config(model_dir);
-  const std::string& a = c.arch;
+  const ModelInfo info = model.info();
+  const GgufArch arch = gguf_arch(info, model_dir);
+  const std::string& rope_type = info.rope_scaling.type;
+  if (rope_type != "default" && rope_type != "linear" && rope_type != "llama3")
+    throw Error(fmt::format(
+        "{}: rope_scaling type \"{}\" is not exported to GGUF yet (linear and llama3 are)",
+        (model_dir / "config.json").string(), rope_type));
+
+  // The tensors to write, each with its GGUF name, before anything is written.
+  std::map<std::string, Tensor, std::less<>> by_name;
+  for (const Parameter& p : model.parameters()) by_name.emplace(p.name, p.tensor);
+  struct Written {
+    std::string name;
+    TensorRole role;
+    Tensor tensor;
+  };
+  std::vector<Written> tensors;
+  for (const TensorSpec& t : model.tensor_layout()) {
+    const auto it = by_name.find(t.name);
+    if (it == by_name.end() || it->second.shape() != t.shape)
+      throw InternalError(fmt::format(
+          "{}: the model plugin lays out tensor \"{}\" {} but has {} among its parameters",
+          model_dir.string(), t.name, shape_str(t.shape),
+          it == by_name.end() ? std::string("no such tensor") : shape_str(it->second.shape())));
+    tensors.push_back({gguf_name(t, model_dir), t.role, it->second});
+  }
+
+  const std::string& a = arch.name;
   GgufWriter w;
   // llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32.
   const std::uint32_t file_type = options.type == GgmlType::f32    ? 0
@@ -345,46 +356,38 @@ void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer&
   if (options.type == GgmlType::q8_0 || options.type == GgmlType::q4_0)
     w.add("general.quantization_version", std::uint32_t{2});
   const auto u32 = [](std::int64_t v) { return static_cast<std::uint32_t>(v); };
-  std::int64_t rows = tokenizer.vocab_size();
-  for (const Parameter& p : model.parameters())
-    if (p.name == "model.embed_tokens.weight") rows = p.tensor.dim(0);
-  w.add(a + ".vocab_size", u32(rows));
-  w.add(a + ".context_length", u32(c.context));
-  w.add(a + ".embedding_length", u32(c.hidden));
-  w.add(a + ".block_count", u32(c.layers));
-  w.add(a + ".feed_forward_length", u32(c.intermediate));
-  w.add(a + ".attention.head_count", u32(c.heads));
-  w.add(a + ".attention.head_count_kv", u32(c.kv_heads));
-  w.add(a + ".attention.key_length", u32(c.head_dim));
-  w.add(a + ".attention.value_length", u32(c.head_dim));
-  w.add(a + ".rope.dimension_count", u32(c.head_dim));
-  w.add(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
-  w.add(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_eps));
-  if (c.linear_rope_factor) {
+  w.add(a + ".vocab_size", u32(info.vocab_size));
+  w.add(a + ".context_length", u32(info.max_position_embeddings));
+  w.add(a + ".embedding_length", u32(info.hidden_size));
+  w.add(a + ".block_count", u32(info.num_layers));
+  w.add(a + ".feed_forward_length", u32(info.intermediate_size));
+  w.add(a + ".attention.head_count", u32(info.num_heads));
+  w.add(a + ".attention.head_count_kv", u32(info.num_kv_heads));
+  w.add(a + ".attention.key_length", u32(info.head_dim));
+  w.add(a + ".attention.value_length", u32(info.head_dim));
+  w.add(a + ".rope.dimension_count", u32(info.head_dim));
+  w.add(a + ".rope.freq_base", info.rope_theta);
+  w.add(a + ".attention.layer_norm_rms_epsilon", info.rms_norm_eps);
+  if (rope_type == "linear") {
     w.add(a + ".rope.scaling.type", std::string("linear"));
-    w.add(a + ".rope.scaling.factor", static_cast<float>(*c.linear_rope_factor));
+    w.add(a + ".rope.scaling.factor", info.rope_scaling.factor);
   }
-  add_gguf_tokenizer(w, tokenizer, model_dir, rows);
+  add_gguf_tokenizer(w, tokenizer, model_dir, info.vocab_size);
 
-  if (c.llama3_rope) {
+  if (rope_type == "llama3") {
     // llama.cpp divides each rope frequency by rope_freqs[i]: the ratio of the plain
     // frequencies to the llama3-scaled ones, as ops::rope_inv_freq computes both.
-    const std::vector<float> plain =
-        ops::rope_inv_freq(c.head_dim, static_cast<float>(c.rope_theta));
+    const std::vector<float> plain = ops::rope_inv_freq(info.head_dim, info.rope_theta);
     const std::vector<float> scaled =
-        ops::rope_inv_freq(c.head_dim, static_cast<float>(c.rope_theta), *c.llama3_rope);
+        ops::rope_inv_freq(info.head_dim, info.rope_theta, info.rope_scaling);
     std::vector<float> factors(plain.size());
     for (std::size_t i = 0; i < plain.size(); ++i) factors[i] = plain[i] / scaled[i];
     w.add_tensor("rope_freqs.weight", GgmlType::f32, {factors.size()},
                  [factors] { return encode(factors, GgmlType::f32); });
   }
 
-  for (const Parameter& p : model.parameters()) {
-    const std::optional<std::string> name = gguf_name(p.name);
-    if (!name)
-      throw Error(fmt::format("{}: parameter \"{}\" has no llama.cpp tensor name the export knows",
-                              model_dir.string(), p.name));
-    const Shape shape = p.tensor.shape();
+  for (const Written& t : tensors) {
+    const Shape shape = t.tensor.shape();
     std::vector<std::uint64_t> dims(shape.rbegin(), shape.rend());  // ggml: innermost first
     const bool vector = shape.size() == 1;
     GgmlType type = vector ? GgmlType::f32 : options.type;
@@ -392,12 +395,12 @@ void export_gguf(const Model& model, const fs::path& model_dir, const Tokenizer&
       type = GgmlType::f16;  // as llama.cpp does
     // Which rows to permute: q and k (weights and biases) of Llama-layout models.
     std::int64_t permute_heads = 0;
-    if (c.permute_qk && (name->ends_with("attn_q.weight") || name->ends_with("attn_q.bias")))
-      permute_heads = c.heads;
-    if (c.permute_qk && (name->ends_with("attn_k.weight") || name->ends_with("attn_k.bias")))
-      permute_heads = c.kv_heads;
-    const Tensor tensor = p.tensor;
-    w.add_tensor(*name, type, dims, [tensor, type, permute_heads, head_dim = c.head_dim] {
+    if (arch.permute_qk && (t.role == TensorRole::q_proj || t.role == TensorRole::q_bias))
+      permute_heads = info.num_heads;
+    if (arch.permute_qk && (t.role == TensorRole::k_proj || t.role == TensorRole::k_bias))
+      permute_heads = info.num_kv_heads;
+    const Tensor tensor = t.tensor;
+    w.add_tensor(t.name, type, dims, [tensor, type, permute_heads, head_dim = info.head_dim] {
       std::vector<float> values = tensor.to_vector();  // widened to f32
       if (permute_heads > 0)
         values = permute_for_ggml_rope(values, permute_heads, head_dim,

@@ -41,32 +41,39 @@ const ModelPreset& model_preset(std::string_view name) {
 
 namespace {
 
-struct WeightSpec {
-  std::string name;
-  Shape shape;
-  bool norm = false;  // ones, not normal(0, 0.02)
-};
+// transformers' LlamaPreTrainedModel._init_weights: RMSNorm weights ones, biases zeros,
+// every other weight normal(0, initializer_range = 0.02).
+enum class Init { ones, zeros, normal };
 
-std::vector<WeightSpec> weight_specs(const ModelPreset& p) {
-  const std::int64_t C = p.hidden_size, I = p.intermediate_size;
-  const std::int64_t head_dim = C / p.num_heads, kv = p.num_kv_heads * head_dim;
-  std::vector<WeightSpec> specs;
-  specs.push_back({"model.embed_tokens.weight", {p.vocab_size, C}});
-  for (std::int64_t i = 0; i < p.num_layers; ++i) {
-    const std::string l = fmt::format("model.layers.{}.", i);
-    specs.push_back({l + "self_attn.q_proj.weight", {C, C}});
-    specs.push_back({l + "self_attn.k_proj.weight", {kv, C}});
-    specs.push_back({l + "self_attn.v_proj.weight", {kv, C}});
-    specs.push_back({l + "self_attn.o_proj.weight", {C, C}});
-    specs.push_back({l + "mlp.gate_proj.weight", {I, C}});
-    specs.push_back({l + "mlp.up_proj.weight", {I, C}});
-    specs.push_back({l + "mlp.down_proj.weight", {C, I}});
-    specs.push_back({l + "input_layernorm.weight", {C}, true});
-    specs.push_back({l + "post_attention_layernorm.weight", {C}, true});
+Init init_of(TensorRole role) {
+  using R = TensorRole;
+  switch (role) {
+    case R::attn_norm:
+    case R::ffn_norm:
+    case R::q_norm:
+    case R::k_norm:
+    case R::final_norm:
+      return Init::ones;
+    case R::q_bias:
+    case R::k_bias:
+    case R::v_bias:
+    case R::o_bias:
+    case R::gate_bias:
+    case R::up_bias:
+    case R::down_bias:
+      return Init::zeros;
+    case R::token_embedding:
+    case R::q_proj:
+    case R::k_proj:
+    case R::v_proj:
+    case R::o_proj:
+    case R::gate_proj:
+    case R::up_proj:
+    case R::down_proj:
+    case R::lm_head:
+      return Init::normal;
   }
-  specs.push_back({"model.norm.weight", {C}, true});
-  specs.push_back({"lm_head.weight", {p.vocab_size, C}});
-  return specs;
+  return Init::normal;
 }
 
 // normal(0, std) by Box-Muller on Philox words: element e of tensor t comes from counter
@@ -91,7 +98,9 @@ void fill_normal(std::vector<float>& out, float stddev, std::uint64_t seed, std:
   }
 }
 
-std::string config_json(const ModelPreset& p, DType dtype) {
+}  // namespace
+
+std::string preset_config_json(const ModelPreset& p, DType dtype) {
   nlohmann::ordered_json j;
   j["architectures"] = {"LlamaForCausalLM"};
   j["attention_bias"] = false;
@@ -114,11 +123,15 @@ std::string config_json(const ModelPreset& p, DType dtype) {
   j["rope_scaling"] = nullptr;
   j["rope_theta"] = 10000.0;
   j["tie_word_embeddings"] = false;
-  j["torch_dtype"] = dtype == DType::bf16 ? "bfloat16" : dtype == DType::f16 ? "float16" : "float32";
+  j["torch_dtype"] = dtype == DType::bf16  ? "bfloat16"
+                     : dtype == DType::f16 ? "float16"
+                                           : "float32";
   j["use_cache"] = true;
   j["vocab_size"] = p.vocab_size;
   return j.dump(2) + "\n";
 }
+
+namespace {
 
 std::string generation_config_json() {
   nlohmann::ordered_json j;
@@ -129,13 +142,20 @@ std::string generation_config_json() {
 
 }  // namespace
 
-std::int64_t parameter_count(const ModelPreset& preset) {
+std::int64_t parameter_count(const std::vector<TensorSpec>& layout) {
   std::int64_t total = 0;
-  for (const WeightSpec& w : weight_specs(preset)) total += shape_numel(w.shape);
+  for (const TensorSpec& t : layout) total += shape_numel(t.shape);
   return total;
 }
 
-RandomModel write_random_model(std::string_view preset_name, const fs::path& out_dir,
+std::vector<TensorSpec> preset_layout(Model& model, const ModelPreset& preset, const fs::path& dir,
+                                      DType dtype) {
+  io::write_file_atomic(dir / "config.json", preset_config_json(preset, dtype));
+  model.describe(dir);
+  return model.tensor_layout();
+}
+
+RandomModel write_random_model(Model& model, std::string_view preset_name, const fs::path& out_dir,
                                std::uint64_t seed, DType dtype) {
   const ModelPreset& preset = model_preset(preset_name);
   if (!is_floating(dtype))
@@ -143,38 +163,46 @@ RandomModel write_random_model(std::string_view preset_name, const fs::path& out
                             dtype_name(dtype)));
   create_empty_directory(out_dir, "init-model");
 
-  const std::vector<WeightSpec> specs = weight_specs(preset);
-  std::vector<std::vector<float>> data(specs.size());
-  std::vector<std::vector<std::uint16_t>> narrowed(specs.size());
-  std::vector<io::SafetensorsEntry> entries;
   RandomModel result;
   result.dir = out_dir;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    data[i].resize(static_cast<std::size_t>(shape_numel(specs[i].shape)));
-    if (specs[i].norm)
-      std::fill(data[i].begin(), data[i].end(), 1.0f);
-    else
-      fill_normal(data[i], 0.02f, seed, i);
+  // The model plugin lays the tensors out from the config.json written here; tensor i of the
+  // layout draws from Philox stream i.
+  const std::vector<TensorSpec> layout = preset_layout(model, preset, out_dir, dtype);
+  result.files.push_back(out_dir / "config.json");
+  std::vector<std::vector<float>> data(layout.size());
+  std::vector<std::vector<std::uint16_t>> narrowed(layout.size());
+  std::vector<io::SafetensorsEntry> entries;
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const TensorSpec& t = layout[i];
+    data[i].resize(static_cast<std::size_t>(shape_numel(t.shape)));
+    switch (init_of(t.role)) {
+      case Init::ones:
+        std::fill(data[i].begin(), data[i].end(), 1.0f);
+        break;
+      case Init::zeros:
+        std::fill(data[i].begin(), data[i].end(), 0.0f);
+        break;
+      case Init::normal:
+        fill_normal(data[i], 0.02f, seed, i);
+        break;
+    }
     if (dtype == DType::f32) {
-      entries.push_back(
-          io::SafetensorsEntry::from_host(specs[i].name, "F32", specs[i].shape, data[i].data()));
+      entries.push_back(io::SafetensorsEntry::from_host(t.name, "F32", t.shape, data[i].data()));
     } else {
       narrowed[i].resize(data[i].size());
       for (std::size_t j = 0; j < data[i].size(); ++j)
         narrowed[i][j] = dtype == DType::bf16 ? f32_to_bf16(data[i][j]) : f32_to_f16(data[i][j]);
       std::vector<float>().swap(data[i]);  // one copy of the weights, not two
       entries.push_back(io::SafetensorsEntry::from_host(
-          specs[i].name, dtype == DType::bf16 ? "BF16" : "F16", specs[i].shape,
-          narrowed[i].data()));
+          t.name, dtype == DType::bf16 ? "BF16" : "F16", t.shape, narrowed[i].data()));
     }
-    result.parameters += shape_numel(specs[i].shape);
+    result.parameters += shape_numel(t.shape);
   }
 
   const auto write = [&](const char* name, const std::string& text) {
     io::write_file_atomic(out_dir / name, text);
     result.files.push_back(out_dir / name);
   };
-  write("config.json", config_json(preset, dtype));
   write("generation_config.json", generation_config_json());
   io::write_safetensors(out_dir / "model.safetensors", entries, {{"format", "pt"}});
   result.files.push_back(out_dir / "model.safetensors");

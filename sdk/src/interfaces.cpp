@@ -25,6 +25,19 @@ Node::~Node() = default;
 
 std::optional<Quant4bitOptions> Adapter::base_quantization() const { return std::nullopt; }
 
+std::vector<TensorSpec> Model::tensor_layout() const {
+  throw Error(
+      "this model plugin does not list its tensors (Model::tensor_layout): the GGUF export and "
+      "init-model need a model plugin that does, such as llama");
+}
+
+void Model::describe(const std::filesystem::path& model_dir) {
+  throw Error(
+      fmt::format("{}: this model plugin cannot read a config.json without its weights "
+                  "(Model::describe): init-model needs a model plugin that can, such as llama",
+                  model_dir.string()));
+}
+
 void Backend::gemm_4bit(const Gemm4bitArgs&) {
   throw Error(fmt::format(
       "the {} backend has no 4-bit GEMM: QLoRA needs a backend that has one, such as cpu",

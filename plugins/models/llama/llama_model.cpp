@@ -12,6 +12,24 @@ void LlamaModel::require_loaded(const char* what) const {
   if (!backend_) throw InternalError(fmt::format("llama: {}() before load()", what));
 }
 
+void LlamaModel::require_config(const char* what) const {
+  if (layout_.empty())
+    throw InternalError(fmt::format("llama: {}() before load() or describe()", what));
+}
+
+void LlamaModel::describe(const std::filesystem::path& model_dir) {
+  // The config is what the loaded weights were checked against; it must not change under them.
+  if (backend_)
+    throw InternalError("llama: describe() after load(); describe a new model object instead");
+  config_ = read_config(model_dir / "config.json");
+  layout_ = present_tensors(config_);
+}
+
+std::vector<TensorSpec> LlamaModel::tensor_layout() const {
+  require_config("tensor_layout");
+  return layout_;
+}
+
 void LlamaModel::load(const ModelLoadOptions& options, Backend& backend) {
   if (backend_)
     throw InternalError("llama: load() called twice on one model; create a new model instead");
@@ -25,6 +43,7 @@ void LlamaModel::load(const ModelLoadOptions& options, Backend& backend) {
                     "in a directory)",
                     options.path.string()));
   config_ = read_config(options.path / "config.json");
+  layout_ = present_tensors(config_);
   backend_ = &backend;
   inv_freq_ = Tensor::from_vector(
       ops::rope_inv_freq(config_.head_dim, config_.rope_theta, config_.rope_scaling),
@@ -121,26 +140,62 @@ Tensor LlamaModel::lm_head() const {
 std::vector<Parameter> LlamaModel::parameters() const {
   require_loaded("parameters");
   std::vector<Parameter> out;
-  out.push_back({"model.embed_tokens.weight", embed_});
-  for (const Layer& l : layers_) {
-    for (const Linear* lin : {&l.q, &l.k, &l.v, &l.o}) {
-      out.push_back({lin->name() + ".weight", lin->weight()});
-      if (lin->bias().defined()) out.push_back({lin->name() + ".bias", lin->bias()});
-    }
-    if (l.q_norm.defined()) {
-      out.push_back({l.prefix + "self_attn.q_norm.weight", l.q_norm});
-      out.push_back({l.prefix + "self_attn.k_norm.weight", l.k_norm});
-    }
-    for (const Linear* lin : {&l.gate, &l.up, &l.down}) {
-      out.push_back({lin->name() + ".weight", lin->weight()});
-      if (lin->bias().defined()) out.push_back({lin->name() + ".bias", lin->bias()});
-    }
-    out.push_back({l.prefix + "input_layernorm.weight", l.input_norm});
-    out.push_back({l.prefix + "post_attention_layernorm.weight", l.post_norm});
-  }
-  out.push_back({"model.norm.weight", norm_});
-  if (!config_.tie_word_embeddings) out.push_back({"lm_head.weight", lm_head_});
+  out.reserve(layout_.size());
+  for (const TensorSpec& t : layout_) out.push_back({t.name, tensor_of(t)});
   return out;
+}
+
+Tensor LlamaModel::tensor_of(const TensorSpec& t) const {
+  using R = TensorRole;
+  const auto layer = [&]() -> const Layer& {
+    return layers_.at(static_cast<std::size_t>(t.layer));
+  };
+  switch (t.role) {
+    case R::token_embedding:
+      return embed_;
+    case R::attn_norm:
+      return layer().input_norm;
+    case R::q_proj:
+      return layer().q.weight();
+    case R::k_proj:
+      return layer().k.weight();
+    case R::v_proj:
+      return layer().v.weight();
+    case R::o_proj:
+      return layer().o.weight();
+    case R::q_bias:
+      return layer().q.bias();
+    case R::k_bias:
+      return layer().k.bias();
+    case R::v_bias:
+      return layer().v.bias();
+    case R::o_bias:
+      return layer().o.bias();
+    case R::q_norm:
+      return layer().q_norm;
+    case R::k_norm:
+      return layer().k_norm;
+    case R::ffn_norm:
+      return layer().post_norm;
+    case R::gate_proj:
+      return layer().gate.weight();
+    case R::up_proj:
+      return layer().up.weight();
+    case R::down_proj:
+      return layer().down.weight();
+    case R::gate_bias:
+      return layer().gate.bias();
+    case R::up_bias:
+      return layer().up.bias();
+    case R::down_bias:
+      return layer().down.bias();
+    case R::final_norm:
+      return norm_;
+    case R::lm_head:
+      return lm_head_;
+  }
+  throw InternalError(
+      fmt::format("llama: tensor \"{}\" has a role the model does not know", t.name));
 }
 
 std::vector<Linear*> LlamaModel::linear_layers() {
@@ -152,7 +207,7 @@ std::vector<Linear*> LlamaModel::linear_layers() {
 }
 
 ModelInfo LlamaModel::info() const {
-  require_loaded("info");
+  require_config("info");
   ModelInfo info;
   info.model_type = config_.model_type;
   info.vocab_size = config_.vocab_size;
@@ -162,6 +217,18 @@ ModelInfo LlamaModel::info() const {
   info.bos_token_id = config_.bos_token_id;
   info.eos_token_ids = config_.eos_token_ids;
   info.tie_word_embeddings = config_.tie_word_embeddings;
+  info.intermediate_size = config_.intermediate_size;
+  info.num_heads = config_.num_heads;
+  info.num_kv_heads = config_.num_kv_heads;
+  info.head_dim = config_.head_dim;
+  info.rms_norm_eps = config_.rms_norm_eps;
+  info.rope_theta = config_.rope_theta;
+  info.rope_scaling = config_.rope_scaling;
+  info.qkv_bias = config_.qkv_bias;
+  info.o_bias = config_.o_bias;
+  info.mlp_bias = config_.mlp_bias;
+  info.qk_norm = config_.qk_norm;
+  info.sliding_window = config_.sliding_window;
   return info;
 }
 

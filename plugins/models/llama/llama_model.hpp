@@ -21,6 +21,7 @@
 #include "ftengine/model.hpp"
 #include "ftengine/ops.hpp"
 #include "plugins/models/llama/config.hpp"
+#include "plugins/models/llama/layout.hpp"
 
 namespace ft::plugins::llama {
 
@@ -39,6 +40,8 @@ class LlamaModel final : public Model {
   void set_activation_checkpointing(bool enabled) override { checkpointing_ = enabled; }
   std::unique_ptr<DecodeState> begin_decode(std::int64_t max_tokens) override;
   Tensor decode(DecodeState& state, const std::vector<std::int32_t>& new_tokens) override;
+  std::vector<TensorSpec> tensor_layout() const override;
+  void describe(const std::filesystem::path& model_dir) override;
 
   const LlamaConfig& config() const { return config_; }
 
@@ -56,12 +59,16 @@ class LlamaModel final : public Model {
   Tensor layer_forward(const Layer& layer, const Tensor& x, const Tensor& positions,
                        const Tensor& doc_ids, ops::KvCache* cache) const;
   void require_loaded(const char* what) const;
+  void require_config(const char* what) const;
+  // The loaded tensor `spec` (an entry of the layout) names.
+  Tensor tensor_of(const TensorSpec& spec) const;
   void load_weights(const std::filesystem::path& dir, DType dtype,
                     const std::optional<Quant4bitOptions>& quantize);
 
   Backend* backend_ = nullptr;
   LlamaConfig config_;
-  Tensor inv_freq_;  // [head_dim / 2], on the backend once
+  std::vector<TensorSpec> layout_;  // present_tensors(config_); empty until config_ is read
+  Tensor inv_freq_;                 // [head_dim / 2], on the backend once
   Tensor embed_, norm_, lm_head_;
   std::vector<Layer> layers_;
   bool checkpointing_ = false;

@@ -1,9 +1,9 @@
-// Loading the weights: the tensor names and shapes config.json implies, checked against the
+// Loading the weights: the tensors config.json implies (layout.hpp), checked against the
 // checkpoint before anything is loaded, so a mismatch is one clear error naming the tensor.
 #include <fmt/format.h>
 
-#include <map>
 #include <set>
+#include <string_view>
 
 #include "ftengine/error.hpp"
 #include "ftengine/io/safetensors.hpp"
@@ -38,40 +38,17 @@ void LlamaModel::load_weights(const std::filesystem::path& dir, DType dtype,
   const io::SafetensorsCheckpoint ckpt = io::SafetensorsCheckpoint::open(dir);
   const std::string source = ckpt.source().string();
 
-  // Every tensor the config implies, with its shape.
-  std::vector<std::pair<std::string, Shape>> expected;
-  const std::int64_t C = c.hidden_size, q_dim = c.num_heads * c.head_dim,
-                     kv_dim = c.num_kv_heads * c.head_dim, I = c.intermediate_size;
-  const auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in, bool bias) {
-    expected.push_back({name + ".weight", {out, in}});
-    if (bias) expected.push_back({name + ".bias", {out}});
-  };
-  expected.push_back({"model.embed_tokens.weight", {c.vocab_size, C}});
-  for (std::int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = fmt::format("model.layers.{}.", i);
-    linear(p + "self_attn.q_proj", q_dim, C, c.qkv_bias);
-    linear(p + "self_attn.k_proj", kv_dim, C, c.qkv_bias);
-    linear(p + "self_attn.v_proj", kv_dim, C, c.qkv_bias);
-    linear(p + "self_attn.o_proj", C, q_dim, c.o_bias);
-    if (c.qk_norm) {
-      expected.push_back({p + "self_attn.q_norm.weight", {c.head_dim}});
-      expected.push_back({p + "self_attn.k_norm.weight", {c.head_dim}});
-    }
-    linear(p + "mlp.gate_proj", I, C, c.mlp_bias);
-    linear(p + "mlp.up_proj", I, C, c.mlp_bias);
-    linear(p + "mlp.down_proj", C, I, c.mlp_bias);
-    expected.push_back({p + "input_layernorm.weight", {C}});
-    expected.push_back({p + "post_attention_layernorm.weight", {C}});
-  }
-  expected.push_back({"model.norm.weight", {C}});
-  if (!c.tie_word_embeddings) expected.push_back({"lm_head.weight", {c.vocab_size, C}});
-
+  // Every tensor the config implies (layout_); and the LM head when the config ties it,
+  // which checkpoints may still carry.
   std::set<std::string> wanted;
-  for (const auto& [name, shape] : expected) wanted.insert(name);
+  for (const TensorSpec& t : layout_) wanted.insert(t.name);
+  std::string tied_lm_head;
+  for (const LayoutTensor& t : layout(c))
+    if (t.spec.role == TensorRole::lm_head && !t.present) tied_lm_head = t.spec.name;
   std::vector<std::string> extra;
   for (const std::string& name : ckpt.names()) {
     if (wanted.count(name) || ignorable(name)) continue;
-    if (name == "lm_head.weight" && c.tie_word_embeddings) {
+    if (name == tied_lm_head) {
       // transformers ties lm_head to embed_tokens and ignores a saved copy; so do we.
       log::warn(
           "{}: has lm_head.weight although tie_word_embeddings is true: using "
@@ -88,7 +65,9 @@ void LlamaModel::load_weights(const std::filesystem::path& dir, DType dtype,
                     ckpt.file_of(extra.front()).path().string(), extra.front(),
                     extra.size() > 1 ? fmt::format(" (and {} more)", extra.size() - 1) : "",
                     config_summary(c)));
-  for (const auto& [name, shape] : expected) {
+  for (const TensorSpec& t : layout_) {
+    const std::string& name = t.name;
+    const Shape& shape = t.shape;
     const io::SafetensorsTensorInfo* info = ckpt.find(name);
     if (!info)
       throw Error(fmt::format("{}: missing tensor \"{}\" (shape {}) that config.json implies ({})",
@@ -106,8 +85,17 @@ void LlamaModel::load_weights(const std::filesystem::path& dir, DType dtype,
   // All checked: load.
   Backend& be = *backend_;
   const auto load = [&](const std::string& name) { return ckpt.load(name, be, dtype); };
-  const auto make_linear = [&](const std::string& name, bool bias) {
-    Linear linear(name, load(name + ".weight"), bias ? load(name + ".bias") : Tensor());
+  // The tensor of `role` in `layer` (-1: outside the layers), undefined when the config has
+  // none; all present ones were checked above.
+  const auto tensor = [&](std::int64_t layer, TensorRole role) {
+    const TensorSpec* t = find_tensor(layout_, layer, role);
+    return t ? load(t->name) : Tensor();
+  };
+  const auto make_linear = [&](std::int64_t layer, TensorRole weight, TensorRole bias) {
+    const std::string& weight_name = find_tensor(layout_, layer, weight)->name;
+    constexpr std::string_view suffix = ".weight";  // the layer is named as PEFT names it
+    Linear linear(weight_name.substr(0, weight_name.size() - suffix.size()), load(weight_name),
+                  tensor(layer, bias));
     // QLoRA: to 4 bits right away, so only one full-precision weight is alive at a time.
     if (quantize) {
       linear.set_weight_4bit(ops::quantize_4bit(linear.weight(), *quantize));
@@ -115,28 +103,27 @@ void LlamaModel::load_weights(const std::filesystem::path& dir, DType dtype,
     }
     return linear;
   };
-  embed_ = load("model.embed_tokens.weight");
+  using R = TensorRole;
+  embed_ = tensor(-1, R::token_embedding);
   layers_.resize(static_cast<std::size_t>(c.num_layers));
   for (std::int64_t i = 0; i < c.num_layers; ++i) {
     Layer& l = layers_[static_cast<std::size_t>(i)];
     l.prefix = fmt::format("model.layers.{}.", i);
-    l.q = make_linear(l.prefix + "self_attn.q_proj", c.qkv_bias);
-    l.k = make_linear(l.prefix + "self_attn.k_proj", c.qkv_bias);
-    l.v = make_linear(l.prefix + "self_attn.v_proj", c.qkv_bias);
-    l.o = make_linear(l.prefix + "self_attn.o_proj", c.o_bias);
-    if (c.qk_norm) {
-      l.q_norm = load(l.prefix + "self_attn.q_norm.weight");
-      l.k_norm = load(l.prefix + "self_attn.k_norm.weight");
-    }
-    l.gate = make_linear(l.prefix + "mlp.gate_proj", c.mlp_bias);
-    l.up = make_linear(l.prefix + "mlp.up_proj", c.mlp_bias);
-    l.down = make_linear(l.prefix + "mlp.down_proj", c.mlp_bias);
-    l.input_norm = load(l.prefix + "input_layernorm.weight");
-    l.post_norm = load(l.prefix + "post_attention_layernorm.weight");
+    l.q = make_linear(i, R::q_proj, R::q_bias);
+    l.k = make_linear(i, R::k_proj, R::k_bias);
+    l.v = make_linear(i, R::v_proj, R::v_bias);
+    l.o = make_linear(i, R::o_proj, R::o_bias);
+    l.q_norm = tensor(i, R::q_norm);
+    l.k_norm = tensor(i, R::k_norm);
+    l.gate = make_linear(i, R::gate_proj, R::gate_bias);
+    l.up = make_linear(i, R::up_proj, R::up_bias);
+    l.down = make_linear(i, R::down_proj, R::down_bias);
+    l.input_norm = tensor(i, R::attn_norm);
+    l.post_norm = tensor(i, R::ffn_norm);
     l.window = c.sliding_window[static_cast<std::size_t>(i)];
   }
-  norm_ = load("model.norm.weight");
-  if (!c.tie_word_embeddings) lm_head_ = load("lm_head.weight");
+  norm_ = tensor(-1, R::final_norm);
+  lm_head_ = tensor(-1, R::lm_head);
 }
 
 }  // namespace ft::plugins::llama

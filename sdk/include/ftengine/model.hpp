@@ -10,6 +10,11 @@
 //   auto state = model->begin_decode(prompt.size() + 64);             // generation
 //   ft::Tensor logits = model->decode(*state, prompt);                 // [vocab]
 //   logits = model->decode(*state, {next_token});
+//
+// What a model is, without running it: info() (its config.json) and tensor_layout() (every
+// tensor by Hugging Face name, shape and role), after load() or, without the weights, after
+// describe(). Exporters and init-model take those facts from here instead of reading
+// config.json a second time.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +26,7 @@
 
 #include "ftengine/backend.hpp"
 #include "ftengine/module.hpp"
+#include "ftengine/ops.hpp"
 #include "ftengine/plugin.hpp"
 #include "ftengine/quant.hpp"
 #include "ftengine/tensor.hpp"
@@ -28,8 +34,8 @@
 namespace ft {
 
 struct ModelLoadOptions {
-  std::filesystem::path path;   // a Hugging Face model directory
-  DType dtype = DType::f32;     // storage dtype of the weights
+  std::filesystem::path path;  // a Hugging Face model directory
+  DType dtype = DType::f32;    // storage dtype of the weights
   // QLoRA: every linear layer of the decoder (never the embeddings or the LM head) held in
   // 4 bits, each quantised as it loads so the full-precision model is never whole in memory.
   std::optional<Quant4bitOptions> quantize_linear;
@@ -52,6 +58,54 @@ struct ModelInfo {
   std::int32_t bos_token_id = -1;           // -1: none
   std::vector<std::int32_t> eos_token_ids;  // generation stops at any of them
   bool tie_word_embeddings = false;
+  // The architecture, as exporters write it out (GGUF metadata).
+  std::int64_t intermediate_size = 0;
+  std::int64_t num_heads = 0;
+  std::int64_t num_kv_heads = 0;
+  std::int64_t head_dim = 0;
+  float rms_norm_eps = 1e-6f;
+  float rope_theta = 10000.0f;  // rope_theta, or rope_parameters.rope_theta (transformers 5)
+  ops::RopeScaling rope_scaling;
+  bool qkv_bias = false;                     // q, k and v projections have biases
+  bool o_bias = false;                       // the attention output projection has a bias
+  bool mlp_bias = false;                     // gate, up and down projections have biases
+  bool qk_norm = false;                      // per-head RMSNorm of q and k before RoPE
+  std::vector<std::int64_t> sliding_window;  // per layer; 0 = full attention
+};
+
+// What a tensor is for, whatever the model calls it: how an exporter picks a format's name
+// for it (llama.cpp's "blk.3.attn_q.weight") and init-model its initial values. Values only
+// grow at the end (ABI).
+enum class TensorRole : std::int32_t {
+  token_embedding,  // [vocab, hidden]
+  attn_norm,        // RMSNorm before attention
+  q_proj,
+  k_proj,
+  v_proj,
+  o_proj,
+  q_bias,
+  k_bias,
+  v_bias,
+  o_bias,
+  q_norm,    // per-head RMSNorm of q: [head_dim]
+  k_norm,    // per-head RMSNorm of k: [head_dim]
+  ffn_norm,  // RMSNorm before the MLP
+  gate_proj,
+  up_proj,
+  down_proj,
+  gate_bias,
+  up_bias,
+  down_bias,
+  final_norm,  // after the last layer
+  lm_head,     // [vocab, hidden]; absent when tied to the embeddings
+};
+
+// One tensor of a model's checkpoint.
+struct TensorSpec {
+  std::string name;  // Hugging Face name: "model.layers.3.self_attn.q_proj.weight"
+  Shape shape;
+  TensorRole role = TensorRole::token_embedding;
+  std::int64_t layer = -1;  // the decoder layer; -1: outside the layers
 };
 
 // A model's state between decode() calls (its key/value cache). Made by begin_decode(),
@@ -76,8 +130,6 @@ class Model : public PluginObject {
   // Every linear layer, by Hugging Face name, for adapters to attach to.
   virtual std::vector<Linear*> linear_layers() = 0;
 
-  // ---- Added with the model issue (#3). ABI: appended, existing entries unchanged. ----
-
   virtual ModelInfo info() const = 0;
   // Logits for every position: [batch, seq, vocab] f32 (forward() then the LM head). For
   // evaluation and tests; training uses ops::cross_entropy, which never materialises them.
@@ -89,6 +141,16 @@ class Model : public PluginObject {
   // Feeds new_tokens (the prompt, then one token at a time) after those already decoded and
   // returns the logits of the last one: [vocab] f32. Runs without recording gradients.
   virtual Tensor decode(DecodeState& state, const std::vector<std::int32_t>& new_tokens) = 0;
+
+  // Every tensor the model has, in checkpoint order: the names and shapes of parameters(),
+  // with what each is for. After load() or describe(). The default refuses (ft::Error), for
+  // plugins written before it.
+  virtual std::vector<TensorSpec> tensor_layout() const;
+  // Reads model_dir/config.json only, with load()'s checks and errors, so that info() and
+  // tensor_layout() answer without weights (init-model lays out a random model this way).
+  // load() may follow on the same object; forward() and the rest need it. The default
+  // refuses (ft::Error), for plugins written before it.
+  virtual void describe(const std::filesystem::path& model_dir);
 };
 
 }  // namespace ft

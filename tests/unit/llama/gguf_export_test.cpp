@@ -249,15 +249,14 @@ print("ok")
 TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
   REQUIRE_STORIES();
   TempDir dir;
-  fs::create_directories(dir / "m");
-  nlohmann::json config = read_json(kStoriesDir / "config.json");
-  config["rope_scaling"] = {{"rope_type", "llama3"},
-                            {"factor", 8.0},
-                            {"low_freq_factor", 1.0},
-                            {"high_freq_factor", 4.0},
-                            {"original_max_position_embeddings", 8192}};
-  std::ofstream(dir / "m" / "config.json") << config.dump();
-  const std::unique_ptr<Model> model = load_model(kStoriesDir);
+  ModelFiles files = ModelFiles::read(kStoriesDir);
+  files.config["rope_scaling"] = {{"rope_type", "llama3"},
+                                  {"factor", 8.0},
+                                  {"low_freq_factor", 1.0},
+                                  {"high_freq_factor", 4.0},
+                                  {"original_max_position_embeddings", 8192}};
+  files.write(dir / "m");
+  const std::unique_ptr<Model> model = load_model(dir / "m");
   const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
   engine::export_gguf(*model, dir / "m", tokenizer, dir / "r.gguf",
                       {.type = GgmlType::f32, .name = ""});
@@ -280,11 +279,47 @@ TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
   EXPECT_GT(got[3], 4.0f);  // the last frequency sits between the two wavelengths
 }
 
+// transformers 5 writes rope_theta inside rope_parameters, with the scaling: the export
+// writes that base (not 10000, the base when there is none) and the scaling beside it.
+TEST(GgufExport, RopeThetaInsideRopeParametersIsTheFreqBase) {
+  REQUIRE_STORIES();
+  TempDir dir;
+  const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
+  for (const std::string type : {"default", "llama3"}) {
+    SCOPED_TRACE(type);
+    ModelFiles files = ModelFiles::read(kStoriesDir);
+    files.config.erase("rope_theta");
+    files.config["rope_parameters"] = {{"rope_type", type}, {"rope_theta", 500000.0}};
+    if (type == "llama3")
+      files.config["rope_parameters"].update({{"factor", 8.0},
+                                              {"low_freq_factor", 1.0},
+                                              {"high_freq_factor", 4.0},
+                                              {"original_max_position_embeddings", 8192}});
+    files.write(dir / type);
+    const std::unique_ptr<Model> model = load_model(dir / type);
+    engine::export_gguf(*model, dir / type, tokenizer, dir / (type + ".gguf"),
+                        {.type = GgmlType::f32, .name = ""});
+    const Exported e = Exported::read(dir / (type + ".gguf"));
+    EXPECT_EQ(e.file.require("llama.rope.freq_base").as_float("f"), 500000.0);
+    if (type == "default") {
+      EXPECT_THROW(e.tensor("rope_freqs.weight"), std::runtime_error);
+      continue;
+    }
+    // Under base 500000 the lowest frequency of head_dim 8 has a wavelength of
+    // 2π·500000^(3/4) ≈ 118000, beyond 8192 / low_freq_factor: divided by the whole factor.
+    // The highest (wavelength 2π) is left alone.
+    const std::vector<float> factors = e.values("rope_freqs.weight");
+    ASSERT_EQ(factors.size(), 4u);
+    EXPECT_FLOAT_EQ(factors[0], 1.0f);
+    EXPECT_FLOAT_EQ(factors[3], 8.0f);
+  }
+}
+
 // Qwen2 (q/k/v biases) and Qwen3 (q/k norms): llama.cpp runs their rope rotate-half, so
 // the export writes q and k as they are, under the qwen2 / qwen3 architecture.
 TEST(GgufExport, QwenModelsKeepTheirRowOrderBiasesAndNorms) {
   TempDir dir;
-  engine::write_random_model("tiny", dir / "tiny", 3);
+  write_random_model("tiny", dir / "tiny", 3);
   const auto tokenizer = engine::Tokenizer::from_directory(dir / "tiny");
   for (const std::string arch : {"qwen2", "qwen3"}) {
     SCOPED_TRACE(arch);
@@ -342,17 +377,47 @@ TEST(GgufExport, AFailedWriteLeavesTheEarlierFile) {
   EXPECT_FALSE(fs::exists(dir / "m.gguf.partial"));
 }
 
+// A loaded model that reports another rope scaling, as a model plugin that reads yarn would
+// (the llama plugin refuses yarn when it loads): everything else it passes on.
+class ReportsRopeScaling final : public Model {
+ public:
+  ReportsRopeScaling(std::unique_ptr<Model> model, ops::RopeScaling scaling)
+      : model_(std::move(model)), scaling_(std::move(scaling)) {}
+  void load(const ModelLoadOptions& o, Backend& b) override { model_->load(o, b); }
+  Tensor forward(const ModelInput& input) override { return model_->forward(input); }
+  Tensor lm_head() const override { return model_->lm_head(); }
+  std::vector<Parameter> parameters() const override { return model_->parameters(); }
+  std::vector<Linear*> linear_layers() override { return model_->linear_layers(); }
+  ModelInfo info() const override {
+    ModelInfo info = model_->info();
+    info.rope_scaling = scaling_;
+    return info;
+  }
+  Tensor logits(const ModelInput& input) override { return model_->logits(input); }
+  void set_activation_checkpointing(bool on) override { model_->set_activation_checkpointing(on); }
+  std::unique_ptr<DecodeState> begin_decode(std::int64_t n) override {
+    return model_->begin_decode(n);
+  }
+  Tensor decode(DecodeState& state, const std::vector<std::int32_t>& tokens) override {
+    return model_->decode(state, tokens);
+  }
+  std::vector<TensorSpec> tensor_layout() const override { return model_->tensor_layout(); }
+
+ private:
+  std::unique_ptr<Model> model_;
+  ops::RopeScaling scaling_;
+};
+
 TEST(GgufExport, RefusesWhatLlamaCppWouldReadDifferently) {
   REQUIRE_STORIES();
   TempDir dir;
-  fs::create_directories(dir / "m");
-  nlohmann::json config = read_json(kStoriesDir / "config.json");
-  config["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
-  std::ofstream(dir / "m" / "config.json") << config.dump();
-  const std::unique_ptr<Model> model = load_model(kStoriesDir);
+  ops::RopeScaling yarn;
+  yarn.type = "yarn";
+  yarn.factor = 4.0f;
+  const ReportsRopeScaling model(load_model(kStoriesDir), yarn);
   const auto tokenizer = engine::Tokenizer::from_directory(kStoriesDir);
   try {
-    engine::export_gguf(*model, dir / "m", tokenizer, dir / "x.gguf");
+    engine::export_gguf(model, kStoriesDir, tokenizer, dir / "x.gguf");
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("rope_scaling type \"yarn\" is not exported to GGUF"),

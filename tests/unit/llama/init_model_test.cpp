@@ -6,6 +6,13 @@
 namespace ft::testing {
 namespace {
 
+// The parameters of a preset as the llama plugin lays it out, from its config.json alone.
+std::int64_t preset_parameters(std::string_view preset) {
+  TempDir dir;
+  return engine::parameter_count(
+      engine::preset_layout(*Plugins::get().model(), engine::model_preset(preset), dir.path()));
+}
+
 std::int64_t loaded_parameters(const fs::path& dir) {
   const std::unique_ptr<Model> model = load_model(dir);
   std::int64_t count = 0;
@@ -15,7 +22,7 @@ std::int64_t loaded_parameters(const fs::path& dir) {
 
 TEST(InitModel, TinyLoadsWithTheHandCountedParameters) {
   TempDir dir;
-  const engine::RandomModel m = engine::write_random_model("tiny", dir / "tiny", 1);
+  const engine::RandomModel m = write_random_model("tiny", dir / "tiny", 1);
   // vocab 258, hidden 128, 4 layers, 4 heads of 32, 2 kv heads (k, v: 64 x 128), MLP 352:
   //   embeddings and LM head  2 * 258 * 128                        =  66048
   //   per layer  q, o 2 * 128 * 128 + k, v 2 * 64 * 128             =  49152
@@ -25,7 +32,7 @@ TEST(InitModel, TinyLoadsWithTheHandCountedParameters) {
   const std::int64_t expected = 66048 + 738432;
   EXPECT_EQ(expected, 804480);
   EXPECT_EQ(m.parameters, expected);
-  EXPECT_EQ(engine::parameter_count(engine::model_preset("tiny")), expected);
+  EXPECT_EQ(preset_parameters("tiny"), expected);
   EXPECT_EQ(loaded_parameters(dir / "tiny"), expected);
 
   for (const char* file : {"config.json", "generation_config.json", "model.safetensors",
@@ -51,9 +58,9 @@ TEST(InitModel, TinyLoadsWithTheHandCountedParameters) {
 
 TEST(InitModel, WeightsFollowTheHuggingFaceInitAndTheSeed) {
   TempDir dir;
-  engine::write_random_model("tiny", dir / "a", 1);
-  engine::write_random_model("tiny", dir / "b", 1);
-  engine::write_random_model("tiny", dir / "c", 2);
+  write_random_model("tiny", dir / "a", 1);
+  write_random_model("tiny", dir / "b", 1);
+  write_random_model("tiny", dir / "c", 2);
   EXPECT_EQ(read_bytes(dir / "a" / "model.safetensors"),
             read_bytes(dir / "b" / "model.safetensors"));
   EXPECT_NE(read_bytes(dir / "a" / "model.safetensors"),
@@ -82,9 +89,9 @@ TEST(InitModel, WeightsFollowTheHuggingFaceInitAndTheSeed) {
 // store them; config.json says so, and the model loads.
 TEST(InitModel, HalfPrecisionWeightsAreTheF32OnesRounded) {
   TempDir dir;
-  engine::write_random_model("tiny", dir / "f32", 5);
-  engine::write_random_model("tiny", dir / "bf16", 5, DType::bf16);
-  engine::write_random_model("tiny", dir / "f16", 5, DType::f16);
+  write_random_model("tiny", dir / "f32", 5);
+  write_random_model("tiny", dir / "bf16", 5, DType::bf16);
+  write_random_model("tiny", dir / "f16", 5, DType::f16);
   EXPECT_EQ(read_json(dir / "bf16" / "config.json")["torch_dtype"], "bfloat16");
   EXPECT_EQ(read_json(dir / "f16" / "config.json")["torch_dtype"], "float16");
   const io::SafetensorsFile f32(dir / "f32" / "model.safetensors");
@@ -104,16 +111,16 @@ TEST(InitModel, HalfPrecisionWeightsAreTheF32OnesRounded) {
     }
   }
   EXPECT_EQ(loaded_parameters(dir / "bf16"), 804480);
-  EXPECT_EQ(error_of([&] { engine::write_random_model("tiny", dir / "i", 5, DType::i32); }),
+  EXPECT_EQ(error_of([&] { write_random_model("tiny", dir / "i", 5, DType::i32); }),
             "init-model: dtype i32 is not a weight dtype; use f32, bf16 or f16");
 }
 
 TEST(InitModel, RefusesUnknownPresetsAndNonEmptyDirectories) {
   TempDir dir;
-  EXPECT_EQ(error_of([&] { engine::write_random_model("huge", dir / "x", 1); }),
+  EXPECT_EQ(error_of([&] { write_random_model("huge", dir / "x", 1); }),
             "unknown model preset \"huge\"; presets: tiny, bench-25m, bench-125m, bench-1b");
   write_bytes(dir / "keep.txt", "mine");
-  EXPECT_EQ(error_of([&] { engine::write_random_model("tiny", dir.path(), 1); }),
+  EXPECT_EQ(error_of([&] { write_random_model("tiny", dir.path(), 1); }),
             dir.path().string() +
                 ": directory is not empty; init-model writes into a new or "
                 "empty directory so it overwrites nothing");
@@ -128,18 +135,18 @@ TEST(InitModel, BenchPresetsLoadWithTheirParameterCounts) {
   const std::int64_t bench125 =
       2 * 32000 * 768 + 12 * (2 * 768 * 768 + 2 * 256 * 768 + 3 * 2048 * 768 + 2 * 768) + 768;
   EXPECT_EQ(bench125, 124668672);
-  EXPECT_EQ(engine::parameter_count(engine::model_preset("bench-25m")), bench25);
-  EXPECT_EQ(engine::parameter_count(engine::model_preset("bench-125m")), bench125);
+  EXPECT_EQ(preset_parameters("bench-25m"), bench25);
+  EXPECT_EQ(preset_parameters("bench-125m"), bench125);
   // bench-1b, TinyLlama-1.1B's shape: vocab 32000, hidden 2048, 22 layers, 32 heads of 64,
   // 4 kv heads, MLP 5632.
   const std::int64_t bench1b =
       2 * 32000 * 2048 + 22 * (2 * 2048 * 2048 + 2 * 256 * 2048 + 3 * 5632 * 2048 + 2 * 2048) +
       2048;
   EXPECT_EQ(bench1b, 1100048384);  // TinyLlama-1.1B: 1,100,048,384
-  EXPECT_EQ(engine::parameter_count(engine::model_preset("bench-1b")), bench1b);
+  EXPECT_EQ(preset_parameters("bench-1b"), bench1b);
 
   TempDir dir;
-  const engine::RandomModel m = engine::write_random_model("bench-25m", dir / "m", 3);
+  const engine::RandomModel m = write_random_model("bench-25m", dir / "m", 3);
   EXPECT_EQ(m.parameters, bench25);
   EXPECT_EQ(loaded_parameters(dir / "m"), bench25);
   const nlohmann::json config = read_json(dir / "m" / "config.json");
@@ -150,7 +157,7 @@ TEST(InitModel, BenchPresetsLoadWithTheirParameterCounts) {
 // 500 MB of F32 weights: about 2.5 s on two cores, most of it writing the file.
 TEST(InitModel, Bench125mLoadsWithItsParameterCount) {
   TempDir dir;
-  const engine::RandomModel m = engine::write_random_model("bench-125m", dir / "m", 3);
+  const engine::RandomModel m = write_random_model("bench-125m", dir / "m", 3);
   EXPECT_EQ(m.parameters, 124668672);
   const io::SafetensorsFile f(dir / "m" / "model.safetensors");
   EXPECT_EQ(f.tensors().back().end, 4u * 124668672u);

@@ -11,9 +11,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "engine/model_init/model_init.hpp"
 #include "engine/plugins/registry.hpp"
 #include "ftengine/autograd.hpp"
 #include "ftengine/io/safetensors.hpp"
@@ -60,6 +62,12 @@ inline std::unique_ptr<Model> load_model(const fs::path& dir, DType dtype = DTyp
   options.dtype = dtype;
   model->load(options, backend());
   return model;
+}
+
+// `init-model`'s directory, laid out by the llama plugin.
+inline engine::RandomModel write_random_model(std::string_view preset, const fs::path& dir,
+                                              std::uint64_t seed, DType dtype = DType::f32) {
+  return engine::write_random_model(*Plugins::get().model(), preset, dir, seed, dtype);
 }
 
 inline nlohmann::json read_json(const fs::path& path) {

@@ -10,7 +10,7 @@ namespace {
 // A small random model whose attention is far from uniform: q/k weights scaled up so the
 // window and the norms change the output visibly.
 ModelFiles base_model(const TempDir& dir) {
-  engine::write_random_model("tiny", dir / "tiny", 7);
+  write_random_model("tiny", dir / "tiny", 7);
   ModelFiles files = ModelFiles::read(dir / "tiny");
   for (auto& [name, t] : files.tensors)
     if (name.ends_with("q_proj.weight") || name.ends_with("k_proj.weight"))
