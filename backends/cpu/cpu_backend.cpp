@@ -1,5 +1,6 @@
 #include "backends/cpu/cpu_backend.hpp"
 
+#include <fmt/format.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -7,8 +8,6 @@
 #include <string>
 
 #include "backends/cpu/kernels.hpp"
-#include <fmt/format.h>
-
 #include "ftengine/error.hpp"
 
 namespace ft::backends::cpu {

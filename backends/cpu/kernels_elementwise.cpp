@@ -102,10 +102,14 @@ void binary(const BinaryArgs& a) {
     throw Error("binary: broadcast b of " + std::to_string(a.b_n) + " elements does not divide " +
                 std::to_string(a.n));
   switch (a.op) {
-    case BinaryOp::add: return binary_loop(a, [](float x, float y) { return x + y; });
-    case BinaryOp::sub: return binary_loop(a, [](float x, float y) { return x - y; });
-    case BinaryOp::mul: return binary_loop(a, [](float x, float y) { return x * y; });
-    case BinaryOp::div: return binary_loop(a, [](float x, float y) { return x / y; });
+    case BinaryOp::add:
+      return binary_loop(a, [](float x, float y) { return x + y; });
+    case BinaryOp::sub:
+      return binary_loop(a, [](float x, float y) { return x - y; });
+    case BinaryOp::mul:
+      return binary_loop(a, [](float x, float y) { return x * y; });
+    case BinaryOp::div:
+      return binary_loop(a, [](float x, float y) { return x / y; });
   }
 }
 

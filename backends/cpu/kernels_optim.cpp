@@ -96,9 +96,15 @@ std::int64_t count_nonfinite(const float* x, std::int64_t n) {
 void reduce(const ReduceArgs& a) {
   double r = 0.0;
   switch (a.op) {
-    case ReduceOp::sum: r = sum(a.x, a.n); break;
-    case ReduceOp::sum_squares: r = sum_squares(a.x, a.n); break;
-    case ReduceOp::count_nonfinite: r = static_cast<double>(count_nonfinite(a.x, a.n)); break;
+    case ReduceOp::sum:
+      r = sum(a.x, a.n);
+      break;
+    case ReduceOp::sum_squares:
+      r = sum_squares(a.x, a.n);
+      break;
+    case ReduceOp::count_nonfinite:
+      r = static_cast<double>(count_nonfinite(a.x, a.n));
+      break;
   }
   r /= a.divisor;
   if (a.out64) *a.out64 = r;

@@ -442,7 +442,8 @@ void GpuBackend::sgd_step(const SgdStepArgs& a) {
     if (a.momentum != 0.0f && x.momentum_buffer == nullptr)
       throw Error(fmt::format("sgd: momentum {} needs a momentum buffer (got none)", a.momentum));
     for (std::int64_t i = 0; i < x.n; i += kOptimizerChunk)
-      chunks.push_back({x.param + i, x.grad + i, x.momentum_buffer ? x.momentum_buffer + i : nullptr,
+      chunks.push_back({x.param + i, x.grad + i,
+                        x.momentum_buffer ? x.momentum_buffer + i : nullptr,
                         std::min(kOptimizerChunk, x.n - i), x.weight_decay, x.first_step});
   }
   if (chunks.empty()) return;

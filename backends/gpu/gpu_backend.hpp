@@ -114,7 +114,7 @@ class GpuBackend final : public Backend {
   CachingAllocator allocator_;
   int device_ = 0;
   Stream stream_ = nullptr;
-  int* bad_target_ = nullptr;     // set by the cross-entropy kernels
+  int* bad_target_ = nullptr;  // set by the cross-entropy kernels
   std::unique_ptr<Blas> blas_;
   float* nf4_table_ = nullptr;    // 16 floats
   float* fp4_table_ = nullptr;    // 16 floats

@@ -108,10 +108,10 @@ struct SgdChunk {
   float weight_decay;
   bool first_step;
 };
-void launch_adamw(const AdamWChunk* chunks, std::int64_t count, float lr, float beta1,
-                  float beta2, float eps, Stream stream);
-void launch_sgd(const SgdChunk* chunks, std::int64_t count, float lr, float momentum,
-                bool nesterov, Stream stream);
+void launch_adamw(const AdamWChunk* chunks, std::int64_t count, float lr, float beta1, float beta2,
+                  float eps, Stream stream);
+void launch_sgd(const SgdChunk* chunks, std::int64_t count, float lr, float momentum, bool nesterov,
+                Stream stream);
 
 // Reductions in a fixed order (so a run repeats bit for bit): per-block partials into
 // `partials` (kReduceBlocks doubles), then one block sums them, divides by `divisor`, and

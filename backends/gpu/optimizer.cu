@@ -38,17 +38,17 @@ __global__ void sgd_kernel(const SgdChunk* chunks, float lr, float momentum, boo
 
 }  // namespace
 
-void launch_adamw(const AdamWChunk* chunks, std::int64_t count, float lr, float beta1,
-                  float beta2, float eps, Stream stream) {
+void launch_adamw(const AdamWChunk* chunks, std::int64_t count, float lr, float beta1, float beta2,
+                  float eps, Stream stream) {
   if (count > 0)
     adamw_kernel<<<static_cast<unsigned>(count), kThreads, 0, as_stream(stream)>>>(
         chunks, lr, beta1, beta2, eps);
 }
-void launch_sgd(const SgdChunk* chunks, std::int64_t count, float lr, float momentum,
-                bool nesterov, Stream stream) {
+void launch_sgd(const SgdChunk* chunks, std::int64_t count, float lr, float momentum, bool nesterov,
+                Stream stream) {
   if (count > 0)
-    sgd_kernel<<<static_cast<unsigned>(count), kThreads, 0, as_stream(stream)>>>(chunks, lr,
-                                                                                momentum, nesterov);
+    sgd_kernel<<<static_cast<unsigned>(count), kThreads, 0, as_stream(stream)>>>(
+        chunks, lr, momentum, nesterov);
 }
 
 }  // namespace ft::backends::gpu

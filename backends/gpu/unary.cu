@@ -11,13 +11,20 @@ namespace {
 
 __device__ inline float apply(int op, float z) {
   switch (op) {
-    case 1: return expf(z);
-    case 2: return logf(z);
-    case 3: return sqrtf(z);
-    case 4: return rsqrtf(z);
-    case 5: return 1.0f / (1.0f + expf(-z));
-    case 6: return z * z;
-    default: return z;
+    case 1:
+      return expf(z);
+    case 2:
+      return logf(z);
+    case 3:
+      return sqrtf(z);
+    case 4:
+      return rsqrtf(z);
+    case 5:
+      return 1.0f / (1.0f + expf(-z));
+    case 6:
+      return z * z;
+    default:
+      return z;
   }
 }
 

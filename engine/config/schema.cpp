@@ -387,26 +387,26 @@ std::vector<Section> build_schema() {
                    .is_path = true},
               }});
 
-  s.push_back(
-      Section{.name = "output",
-              .doc = "What the run writes.",
-              .keys = {
-                  {.name = "dir",
-                   .type = Type::string,
-                   .doc = "Run directory: the resolved job, metrics, checkpoints, the adapter.",
-                   .default_doc = "`runs/<job.name>` in the current directory",
-                   .is_path = true},
-                  {.name = "save_merged",
-                   .type = Type::boolean,
-                   .doc = "Also write the model with the adapter merged in (Hugging Face "
-                          "safetensors), in `merged/`.",
-                   .default_value = "false"},
-                  {.name = "gguf",
-                   .type = Type::boolean,
-                   .doc = "Also write the merged model as GGUF for llama.cpp, `<job.name>-f16.gguf` "
-                          "(f16 weights; `ftengine export-gguf` writes other types).",
-                   .default_value = "false"},
-              }});
+  s.push_back(Section{
+      .name = "output",
+      .doc = "What the run writes.",
+      .keys = {
+          {.name = "dir",
+           .type = Type::string,
+           .doc = "Run directory: the resolved job, metrics, checkpoints, the adapter.",
+           .default_doc = "`runs/<job.name>` in the current directory",
+           .is_path = true},
+          {.name = "save_merged",
+           .type = Type::boolean,
+           .doc = "Also write the model with the adapter merged in (Hugging Face "
+                  "safetensors), in `merged/`.",
+           .default_value = "false"},
+          {.name = "gguf",
+           .type = Type::boolean,
+           .doc = "Also write the merged model as GGUF for llama.cpp, `<job.name>-f16.gguf` "
+                  "(f16 weights; `ftengine export-gguf` writes other types).",
+           .default_value = "false"},
+      }});
 
   return s;
 }

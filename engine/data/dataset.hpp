@@ -64,7 +64,7 @@ struct PreparedData {
 };
 
 struct PrepareOptions {
-  std::int64_t show = 0;   // examples to keep in PreparedData::shown
+  std::int64_t show = 0;  // examples to keep in PreparedData::shown
   // false: leave a `text` format data.eval to the caller (the trainer cuts it as
   // `ftengine eval` does).
   bool text_eval = true;
@@ -81,7 +81,6 @@ std::string format_report(const DataReport& report);
 
 // An example as text, its trained tokens marked: green on a terminal (`colour`), else in
 // [[double brackets]]. Special tokens are shown as they are written ("<|im_end|>").
-std::string show_example(const TokenizedExample& example, const Tokenizer& tokenizer,
-                         bool colour);
+std::string show_example(const TokenizedExample& example, const Tokenizer& tokenizer, bool colour);
 
 }  // namespace ft::engine

@@ -1,10 +1,9 @@
 #include "engine/plugins/library.hpp"
 
-#include <algorithm>
-
 #include <dlfcn.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/dll/shared_library.hpp>
 #include <cerrno>

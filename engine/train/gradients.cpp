@@ -4,8 +4,8 @@ namespace ft::engine {
 
 void measure_gradients(const FlatParameters& flat, double* stats) {
   Backend& be = flat.grads().backend();
-  for (const auto& [op, out] : {std::pair{ReduceOp::sum_squares, stats},
-                               std::pair{ReduceOp::count_nonfinite, stats + 1}}) {
+  for (const auto& [op, out] :
+       {std::pair{ReduceOp::sum_squares, stats}, std::pair{ReduceOp::count_nonfinite, stats + 1}}) {
     ReduceArgs args;
     args.x = flat.grads().f32();
     args.n = flat.numel();

@@ -19,8 +19,8 @@ std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
     places.emplace_back(static_cast<std::int64_t>(host.size()),
                         Shape{static_cast<std::int64_t>(batch_size), length});
     MicroBatch& batch = batches[m];
-    for (const auto field : {&TokenRow::tokens, &TokenRow::positions, &TokenRow::doc_ids,
-                             &TokenRow::targets})
+    for (const auto field :
+         {&TokenRow::tokens, &TokenRow::positions, &TokenRow::doc_ids, &TokenRow::targets})
       for (std::size_t r = 0; r < batch_size; ++r) {
         const TokenRow& row = rows[static_cast<std::size_t>(indices[m * batch_size + r])];
         FT_CHECK(static_cast<std::int64_t>(row.tokens.size()) == length,
@@ -36,8 +36,7 @@ std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
       }
     }
   }
-  const Tensor upload =
-      Tensor::from_ints(host, {static_cast<std::int64_t>(host.size())}, backend);
+  const Tensor upload = Tensor::from_ints(host, {static_cast<std::int64_t>(host.size())}, backend);
   for (std::size_t m = 0; m < batches.size(); ++m) {
     const auto& [offset, shape] = places[m];
     const std::int64_t n = shape_numel(shape);

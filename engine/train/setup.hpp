@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "engine/config/job.hpp"
-#include "engine/train/flat_parameters.hpp"
 #include "engine/plugins/registry.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
+#include "engine/train/flat_parameters.hpp"
 #include "ftengine/adapter.hpp"
 #include "ftengine/optimizer.hpp"
 #include "ftengine/options.hpp"

@@ -19,7 +19,8 @@ namespace {
 class Scratch {
  public:
   Scratch(Backend& backend, std::int64_t floats)
-      : backend_(backend), bytes_(static_cast<std::size_t>(floats) * sizeof(float)),
+      : backend_(backend),
+        bytes_(static_cast<std::size_t>(floats) * sizeof(float)),
         data_(static_cast<float*>(backend.allocate(bytes_ ? bytes_ : sizeof(float)))) {}
   ~Scratch() { backend_.deallocate(data_, bytes_ ? bytes_ : sizeof(float)); }
   Scratch(const Scratch&) = delete;

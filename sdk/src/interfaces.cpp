@@ -40,8 +40,7 @@ void Model::describe(const std::filesystem::path& model_dir) {
 
 void Backend::gemm_4bit(const Gemm4bitArgs&) {
   throw Error(fmt::format(
-      "the {} backend has no 4-bit GEMM: QLoRA needs a backend that has one, such as cpu",
-      name()));
+      "the {} backend has no 4-bit GEMM: QLoRA needs a backend that has one, such as cpu", name()));
 }
 
 }  // namespace ft

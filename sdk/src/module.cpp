@@ -37,7 +37,8 @@ Tensor Linear::operator()(const Tensor& x) const {
 
 Tensor Linear::base_forward(const Tensor& x) const {
   const State& s = *state_;
-  return s.weight_4bit ? ops::linear_4bit(x, *s.weight_4bit, s.bias) : ops::linear(x, s.weight, s.bias);
+  return s.weight_4bit ? ops::linear_4bit(x, *s.weight_4bit, s.bias)
+                       : ops::linear(x, s.weight, s.bias);
 }
 
 const std::string& Linear::name() const { return state_->name; }

@@ -47,7 +47,8 @@ void require_same_shape(const Tensor& a, const Tensor& b, std::string_view op) {
 // out[t, :] = table[ids[t], :];   d_table[ids[t], :] += d_out[t, :]
 class EmbeddingNode : public Node {
  public:
-  EmbeddingNode(Tensor ids, Shape table_shape) : ids_(std::move(ids)), table_shape_(std::move(table_shape)) {}
+  EmbeddingNode(Tensor ids, Shape table_shape)
+      : ids_(std::move(ids)), table_shape_(std::move(table_shape)) {}
   std::string_view name() const override { return "embedding"; }
   std::vector<Tensor> backward(const Tensor& d_out) override {
     Backend& be = d_out.backend();
@@ -161,7 +162,8 @@ class ScaleNode : public Node {
 // out = mask * x / (1 - p);  dx = mask * d_out / (1 - p), the same mask from the same key
 class DropoutNode : public Node {
  public:
-  DropoutNode(float p, std::uint64_t seed, std::uint64_t offset) : p_(p), seed_(seed), offset_(offset) {}
+  DropoutNode(float p, std::uint64_t seed, std::uint64_t offset)
+      : p_(p), seed_(seed), offset_(offset) {}
   std::string_view name() const override { return "dropout"; }
   std::vector<Tensor> backward(const Tensor& d_out) override {
     Tensor dx = detail::empty_f32(d_out.shape(), d_out.backend());
@@ -239,7 +241,8 @@ Tensor embedding(const Tensor& ids, const Tensor& table) {
   args.dim = table.dim(1);
   table.backend().embedding_forward(args);
   if (!any_requires_grad({&table})) return out;
-  return detail::record(out, std::make_shared<EmbeddingNode>(ids, table.shape()), {nullptr, &table});
+  return detail::record(out, std::make_shared<EmbeddingNode>(ids, table.shape()),
+                        {nullptr, &table});
 }
 
 Tensor swiglu(const Tensor& gate, const Tensor& up) {
@@ -313,7 +316,8 @@ Tensor cast(const Tensor& x, DType dtype) {
   constexpr std::string_view op = "cast";
   detail::require_defined(x, op, "input");
   require(is_floating(x.dtype()) && is_floating(dtype), op,
-          "converts between f32, bf16 and f16, not {} to {}", dtype_name(x.dtype()), dtype_name(dtype));
+          "converts between f32, bf16 and f16, not {} to {}", dtype_name(x.dtype()),
+          dtype_name(dtype));
   Tensor out = Tensor::empty(x.shape(), dtype, x.backend());
   CastArgs args;
   args.src = x.data();

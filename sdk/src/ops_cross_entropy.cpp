@@ -15,7 +15,8 @@ namespace {
 
 std::int64_t pick_chunk_rows(std::int64_t requested, std::int64_t rows, std::int64_t vocab) {
   constexpr std::int64_t kChunkBytes = 4 << 20;
-  const std::int64_t chunk = requested > 0 ? requested : kChunkBytes / (4 * std::max<std::int64_t>(vocab, 1));
+  const std::int64_t chunk =
+      requested > 0 ? requested : kChunkBytes / (4 * std::max<std::int64_t>(vocab, 1));
   return std::clamp<std::int64_t>(chunk, 1, std::max<std::int64_t>(rows, 1));
 }
 
@@ -37,8 +38,13 @@ class CrossEntropyNode : public Node {
  public:
   CrossEntropyNode(Tensor hidden, Tensor head, Tensor targets, Tensor lse, std::int64_t chunk,
                    double divisor, std::int32_t ignore_index)
-      : hidden_(std::move(hidden)), head_(std::move(head)), targets_(std::move(targets)),
-        lse_(std::move(lse)), chunk_(chunk), divisor_(divisor), ignore_index_(ignore_index) {}
+      : hidden_(std::move(hidden)),
+        head_(std::move(head)),
+        targets_(std::move(targets)),
+        lse_(std::move(lse)),
+        chunk_(chunk),
+        divisor_(divisor),
+        ignore_index_(ignore_index) {}
   std::string_view name() const override { return "cross_entropy"; }
 
   std::vector<Tensor> backward(const Tensor& d_loss) override {
@@ -104,7 +110,8 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
   detail::require_dtype(targets, DType::i32, op, "targets");
   detail::require_same_backend(hidden, lm_head, op);
   require(lm_head.ndim() == 2 && hidden.ndim() >= 1 && hidden.dim(-1) == lm_head.dim(1), op,
-          "hidden {} does not match lm_head {}", shape_str(hidden.shape()), shape_str(lm_head.shape()));
+          "hidden {} does not match lm_head {}", shape_str(hidden.shape()),
+          shape_str(lm_head.shape()));
   const std::int64_t vocab = lm_head.dim(0), dim = lm_head.dim(1);
   const std::int64_t rows = hidden.numel() / std::max<std::int64_t>(dim, 1);
   require(targets.numel() == rows, op, "{} targets for {} rows of hidden {}", targets.numel(), rows,
@@ -134,8 +141,9 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
   double divisor = 1.0;
   if (options.reduction == Reduction::mean) {
     const std::vector<std::int32_t> host_targets = targets.to_ints();
-    divisor = static_cast<double>(std::count_if(host_targets.begin(), host_targets.end(),
-                                                [&](std::int32_t t) { return t != options.ignore_index; }));
+    divisor = static_cast<double>(
+        std::count_if(host_targets.begin(), host_targets.end(),
+                      [&](std::int32_t t) { return t != options.ignore_index; }));
   }
   Tensor loss = Tensor::zeros({}, DType::f32, be);
   if (rows > 0 && divisor > 0) {

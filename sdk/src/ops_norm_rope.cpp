@@ -13,7 +13,8 @@ namespace {
 // y = x * rstd * w;  saves rstd per row for the backward (formulas in backend.hpp).
 class RmsNormNode : public Node {
  public:
-  RmsNormNode(Tensor x, Tensor w, Tensor rstd) : x_(std::move(x)), w_(std::move(w)), rstd_(std::move(rstd)) {}
+  RmsNormNode(Tensor x, Tensor w, Tensor rstd)
+      : x_(std::move(x)), w_(std::move(w)), rstd_(std::move(rstd)) {}
   std::string_view name() const override { return "rmsnorm"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
     Backend& be = dy.backend();
@@ -155,8 +156,8 @@ Tensor rope(const Tensor& x, const Tensor& positions, const Tensor& inv_freq) {
           shape_str(x.shape()));
   require(positions.shape() == Shape({x.dim(0), x.dim(1)}), op,
           "positions must be [{}, {}], found {}", x.dim(0), x.dim(1), shape_str(positions.shape()));
-  require(inv_freq.numel() * 2 == x.dim(3), op, "{} frequencies for head_dim {}",
-          inv_freq.numel(), x.dim(3));
+  require(inv_freq.numel() * 2 == x.dim(3), op, "{} frequencies for head_dim {}", inv_freq.numel(),
+          x.dim(3));
   Tensor out = detail::empty_f32(x.shape(), x.backend());
   RopeArgs args;
   args.x = x.f32();

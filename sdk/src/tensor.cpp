@@ -93,7 +93,8 @@ Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape,
   } else if (dtype == DType::f16) {
     for (std::size_t i = 0; i < values.size(); ++i) narrow[i] = f32_to_f16(values[i]);
   } else {
-    throw Error("from_vector: dtype must be f32, bf16 or f16, not " + std::string(dtype_name(dtype)));
+    throw Error("from_vector: dtype must be f32, bf16 or f16, not " +
+                std::string(dtype_name(dtype)));
   }
   return from_host(narrow.data(), shape, dtype, backend);
 }
@@ -101,8 +102,8 @@ Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape,
 Tensor Tensor::from_ints(const std::vector<std::int32_t>& values, const Shape& shape,
                          Backend& backend) {
   if (static_cast<std::int64_t>(values.size()) != shape_numel(shape))
-    throw Error(fmt::format("from_ints: {} values do not fill shape {}", values.size(),
-                            shape_str(shape)));
+    throw Error(
+        fmt::format("from_ints: {} values do not fill shape {}", values.size(), shape_str(shape)));
   return from_host(values.data(), shape, DType::i32, backend);
 }
 
@@ -139,8 +140,8 @@ std::int64_t Tensor::dim(int axis) const {
 void* Tensor::data() const {
   const TensorImpl& impl = checked(impl_);
   if (impl.storage->released())
-    throw InternalError(fmt::format("tensor {} {}: its data was released (release_data)",
-                                    impl.name, shape_str(impl.shape)));
+    throw InternalError(fmt::format("tensor {} {}: its data was released (release_data)", impl.name,
+                                    shape_str(impl.shape)));
   return static_cast<char*>(impl.storage->data()) + impl.offset_bytes;
 }
 
@@ -191,8 +192,7 @@ std::vector<std::int32_t> Tensor::to_ints() const {
 }
 
 float Tensor::item() const {
-  if (numel() != 1)
-    throw InternalError("item() of a tensor with shape " + shape_str(shape()));
+  if (numel() != 1) throw InternalError("item() of a tensor with shape " + shape_str(shape()));
   return to_vector()[0];
 }
 
@@ -240,11 +240,12 @@ Tensor Tensor::view(std::int64_t offset, const Shape& shape) const {
   const TensorImpl& self = checked(impl_);
   const std::int64_t n = shape_numel(shape);
   if (offset < 0 || n < 0 || offset + n > numel())
-    throw InternalError(fmt::format("view of {} elements at {} of a tensor of {}", n, offset,
-                                    numel()));
+    throw InternalError(
+        fmt::format("view of {} elements at {} of a tensor of {}", n, offset, numel()));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = self.storage;
-  impl->offset_bytes = self.offset_bytes + static_cast<std::size_t>(offset) * dtype_size(self.dtype);
+  impl->offset_bytes =
+      self.offset_bytes + static_cast<std::size_t>(offset) * dtype_size(self.dtype);
   impl->shape = shape;
   impl->dtype = self.dtype;
   return Tensor(std::move(impl));

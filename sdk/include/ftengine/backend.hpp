@@ -29,25 +29,25 @@
 
 #include "ftengine/dtype.hpp"
 #include "ftengine/options.hpp"
-#include "ftengine/quant.hpp"
 #include "ftengine/plugin.hpp"
+#include "ftengine/quant.hpp"
 
 namespace ft {
 
 // What a backend reports about its device when asked (before any work is done).
 struct DeviceInfo {
-  bool available = false;     // false: reason says why (no device, missing driver library)
-  std::string reason;         // one line, shown by `ftengine plugins` and `auto` selection
-  std::string device_name;    // "2 CPU threads (AVX2, FMA)", "NVIDIA H200"
+  bool available = false;   // false: reason says why (no device, missing driver library)
+  std::string reason;       // one line, shown by `ftengine plugins` and `auto` selection
+  std::string device_name;  // "2 CPU threads (AVX2, FMA)", "NVIDIA H200"
   int device_count = 0;
   std::size_t memory_bytes = 0;
-  int priority = 0;           // `backend = "auto"` picks the available backend with the highest
+  int priority = 0;  // `backend = "auto"` picks the available backend with the highest
 };
 
 struct MemoryStats {
-  std::size_t in_use_bytes = 0;   // held by live tensors
-  std::size_t peak_bytes = 0;     // highest in_use since the last reset
-  std::size_t cached_bytes = 0;   // freed by tensors, kept by the caching allocator
+  std::size_t in_use_bytes = 0;  // held by live tensors
+  std::size_t peak_bytes = 0;    // highest in_use since the last reset
+  std::size_t cached_bytes = 0;  // freed by tensors, kept by the caching allocator
 };
 
 // Batched GEMM. For each b < batch:
@@ -347,7 +347,7 @@ struct Weight4bitView {
   std::int64_t rows = 0, cols = 0, block_size = 64;
   QuantType type = QuantType::nf4;
   bool double_quant = false;
-  const float* absmax = nullptr;              // without double quantisation
+  const float* absmax = nullptr;               // without double quantisation
   const std::uint8_t* absmax_codes = nullptr;  // with it
   const float* absmax_scales = nullptr;        // with it
   float absmax_offset = 0.0f;                  // with it

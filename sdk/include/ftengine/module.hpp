@@ -17,7 +17,7 @@
 namespace ft {
 
 struct Parameter {
-  std::string name;   // Hugging Face name: "model.layers.3.self_attn.q_proj.weight"
+  std::string name;  // Hugging Face name: "model.layers.3.self_attn.q_proj.weight"
   Tensor tensor;
 };
 

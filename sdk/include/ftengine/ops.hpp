@@ -55,21 +55,22 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, float eps);
 
 // Rotary position embedding frequencies, as Hugging Face's rope_init functions compute them.
 struct RopeScaling {
-  std::string type = "default";     // "default", "linear", "llama3"
-  float factor = 1.0f;              // linear, llama3
-  float low_freq_factor = 1.0f;     // llama3
-  float high_freq_factor = 4.0f;    // llama3
+  std::string type = "default";                          // "default", "linear", "llama3"
+  float factor = 1.0f;                                   // linear, llama3
+  float low_freq_factor = 1.0f;                          // llama3
+  float high_freq_factor = 4.0f;                         // llama3
   std::int64_t original_max_position_embeddings = 8192;  // llama3
 };
 // inv_freq[i] = 1 / theta^(2i / head_dim), i < head_dim / 2, then scaled as `scaling` says.
-std::vector<float> rope_inv_freq(std::int64_t head_dim, float theta, const RopeScaling& scaling = {});
+std::vector<float> rope_inv_freq(std::int64_t head_dim, float theta,
+                                 const RopeScaling& scaling = {});
 // x: [batch, seq, heads, head_dim], positions: [batch, seq] i32 -> same shape as x.
 // inv_freq: [head_dim / 2] f32 on x's backend, made once (from rope_inv_freq) and reused.
 Tensor rope(const Tensor& x, const Tensor& positions, const Tensor& inv_freq);
 
 struct AttentionOptions {
-  float scale = 0.0f;     // 0 means 1/sqrt(head_dim)
-  Tensor doc_ids;         // [batch, seq] i32: attend only within the same document
+  float scale = 0.0f;       // 0 means 1/sqrt(head_dim)
+  Tensor doc_ids;           // [batch, seq] i32: attend only within the same document
   std::int64_t window = 0;  // > 0: sliding window (Mistral), keys i - window < j <= i
 };
 // Causal grouped-query attention. q: [batch, seq, q_heads, head_dim],

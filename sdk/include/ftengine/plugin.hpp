@@ -29,11 +29,10 @@
 #pragma once
 
 #include <array>
+#include <boost/dll/alias.hpp>
 #include <cstdint>
 #include <memory>
 #include <string_view>
-
-#include <boost/dll/alias.hpp>
 
 namespace ft {
 
@@ -72,16 +71,16 @@ inline constexpr const char* kPluginDescriptorSymbol = "ftengine_plugin_descript
 
 }  // namespace ft
 
-#define FTENGINE_PLUGIN(KIND, NAME, VERSION, DESCRIPTION, CLASS)                            \
-  namespace {                                                                               \
-  std::unique_ptr<::ft::PluginObject> ftengine_plugin_create() {                            \
-    return std::make_unique<CLASS>();                                                       \
-  }                                                                                         \
-  const ::ft::PluginDescriptor* ftengine_plugin_describe() {                                \
-    static const ::ft::PluginDescriptor descriptor{::ft::kAbiMajor, ::ft::kAbiMinor, #KIND, \
-                                                   NAME, VERSION, DESCRIPTION,              \
-                                                   &ftengine_plugin_create};                \
-    return &descriptor;                                                                     \
-  }                                                                                         \
-  }                                                                                         \
+#define FTENGINE_PLUGIN(KIND, NAME, VERSION, DESCRIPTION, CLASS)       \
+  namespace {                                                          \
+  std::unique_ptr<::ft::PluginObject> ftengine_plugin_create() {       \
+    return std::make_unique<CLASS>();                                  \
+  }                                                                    \
+  const ::ft::PluginDescriptor* ftengine_plugin_describe() {           \
+    static const ::ft::PluginDescriptor descriptor{                    \
+        ::ft::kAbiMajor, ::ft::kAbiMinor,        #KIND, NAME, VERSION, \
+        DESCRIPTION,     &ftengine_plugin_create};                     \
+    return &descriptor;                                                \
+  }                                                                    \
+  }                                                                    \
   BOOST_DLL_ALIAS(ftengine_plugin_describe, ftengine_plugin_descriptor)

@@ -91,14 +91,14 @@ class Tensor {
   Backend& backend() const;
 
   void* data() const;
-  float* f32() const;          // throws unless dtype is f32
-  std::int32_t* i32() const;   // throws unless dtype is i32
+  float* f32() const;         // throws unless dtype is f32
+  std::int32_t* i32() const;  // throws unless dtype is i32
 
-  void copy_to_host(void* dst) const;        // nbytes() bytes
+  void copy_to_host(void* dst) const;  // nbytes() bytes
   void copy_from_host(const void* src) const;
-  std::vector<float> to_vector() const;      // f32/bf16/f16 widened to f32
-  std::vector<std::int32_t> to_ints() const; // i32 only
-  float item() const;                        // the single value of a one-element tensor
+  std::vector<float> to_vector() const;       // f32/bf16/f16 widened to f32
+  std::vector<std::int32_t> to_ints() const;  // i32 only
+  float item() const;                         // the single value of a one-element tensor
 
   // Autograd (see autograd.hpp).
   bool requires_grad() const;
