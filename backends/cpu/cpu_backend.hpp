@@ -1,7 +1,7 @@
 // The CPU compute backend: host memory through a caching allocator, every GEMM through
 // oneDNN, every other kernel an OpenMP loop written to vectorise.
 //
-// It is also the reference the other backends are held to (tests/conformance), so each
+// It is also the reference the other backends are held to (tests/backends/conformance), so each
 // kernel is written to be obviously right first and fast second; see kernels.hpp for where
 // each one lives. Used as a plugin (plugin = "cpu") or linked directly by tests:
 //
