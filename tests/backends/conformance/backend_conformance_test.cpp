@@ -270,17 +270,33 @@ TEST_P(BackendConformance, OptimizerStepsAndReductions) {
     Tensor m = Tensor::zeros({300}, DType::f32, be), v = Tensor::zeros({300}, DType::f32, be);
     Tensor buf = Tensor::zeros({300}, DType::f32, be), q = values(be, {300}, 34, false);
     for (std::int64_t step = 1; step <= 2; ++step) {
-      const AdamWTensor adamw[] = {
-          {.param = p.f32(), .grad = g.f32(), .m = m.f32(), .v = v.f32(), .n = 200,
-           .weight_decay = 0.1f, .step = step},
-          {.param = p.f32() + 200, .grad = g.f32() + 200, .m = m.f32() + 200, .v = v.f32() + 200,
-           .n = 100, .weight_decay = 0.0f, .step = step + 3}};
+      const AdamWTensor adamw[] = {{.param = p.f32(),
+                                    .grad = g.f32(),
+                                    .m = m.f32(),
+                                    .v = v.f32(),
+                                    .n = 200,
+                                    .weight_decay = 0.1f,
+                                    .step = step},
+                                   {.param = p.f32() + 200,
+                                    .grad = g.f32() + 200,
+                                    .m = m.f32() + 200,
+                                    .v = v.f32() + 200,
+                                    .n = 100,
+                                    .weight_decay = 0.0f,
+                                    .step = step + 3}};
       be.adamw_step({.tensors = adamw, .count = 2, .lr = 1e-2f});
-      const SgdTensor sgd[] = {
-          {.param = q.f32(), .grad = g.f32(), .momentum_buffer = buf.f32(), .n = 100,
-           .weight_decay = 0.01f, .first_step = step == 1},
-          {.param = q.f32() + 100, .grad = g.f32() + 100, .momentum_buffer = buf.f32() + 100,
-           .n = 200, .weight_decay = 0.0f, .first_step = step == 1}};
+      const SgdTensor sgd[] = {{.param = q.f32(),
+                                .grad = g.f32(),
+                                .momentum_buffer = buf.f32(),
+                                .n = 100,
+                                .weight_decay = 0.01f,
+                                .first_step = step == 1},
+                               {.param = q.f32() + 100,
+                                .grad = g.f32() + 100,
+                                .momentum_buffer = buf.f32() + 100,
+                                .n = 200,
+                                .weight_decay = 0.0f,
+                                .first_step = step == 1}};
       be.sgd_step({.tensors = sgd, .count = 2, .lr = 0.1f, .momentum = 0.9f, .nesterov = true});
     }
     std::vector<float> out = p.to_vector();
@@ -311,26 +327,42 @@ std::vector<float> fused_kernels(Backend& be, Path path) {
     for (std::int64_t j = 0; j < cols; j += 3) mask_host[j] = -INFINITY;
     Tensor mask = Tensor::from_vector(mask_host, {cols}, be);
     Tensor y = Tensor::zeros({rows, cols}, DType::f32, be), z = x.clone();
-    const MaskedSoftmaxArgs a{.x = x.f32(), .mask = mask.f32(), .y = y.f32(), .rows = rows,
-                              .cols = cols, .scale = 0.7f};
+    const MaskedSoftmaxArgs a{
+        .x = x.f32(), .mask = mask.f32(), .y = y.f32(), .rows = rows, .cols = cols, .scale = 0.7f};
     const MaskedSoftmaxArgs b{.x = z.f32(), .y = z.f32(), .rows = rows, .cols = cols};
-    if (fused) be.masked_softmax(a), be.masked_softmax(b);
-    else be.Backend::masked_softmax(a), be.Backend::masked_softmax(b);
+    if (fused)
+      be.masked_softmax(a), be.masked_softmax(b);
+    else
+      be.Backend::masked_softmax(a), be.Backend::masked_softmax(b);
     keep(y), keep(z);
   }
   for (const DType wdtype : {DType::f32, DType::bf16}) {  // RMSNorm forward and backward
     Tensor w = Tensor::from_vector(values(be, {cols}, 62, false).to_vector(), {cols}, be, wdtype);
-    Tensor y = Tensor::zeros({rows, cols}, DType::f32, be), rstd = Tensor::zeros({rows}, DType::f32, be);
+    Tensor y = Tensor::zeros({rows, cols}, DType::f32, be),
+           rstd = Tensor::zeros({rows}, DType::f32, be);
     Tensor dx = Tensor::zeros({rows, cols}, DType::f32, be);
     Tensor dw = values(be, {cols}, 63, false);  // accumulated into
-    const RmsNormForwardArgs f{.x = x.f32(), .weight = w.data(), .weight_dtype = wdtype,
-                               .y = y.f32(), .rstd = rstd.f32(), .rows = rows, .dim = cols,
+    const RmsNormForwardArgs f{.x = x.f32(),
+                               .weight = w.data(),
+                               .weight_dtype = wdtype,
+                               .y = y.f32(),
+                               .rstd = rstd.f32(),
+                               .rows = rows,
+                               .dim = cols,
                                .eps = 1e-5f};
-    const RmsNormBackwardArgs b{.x = x.f32(), .weight = w.data(), .weight_dtype = wdtype,
-                                .rstd = rstd.f32(), .dy = dy.f32(), .dx = dx.f32(),
-                                .d_weight = dw.f32(), .rows = rows, .dim = cols};
-    if (fused) be.rmsnorm_forward(f), be.rmsnorm_backward(b);
-    else be.Backend::rmsnorm_forward(f), be.Backend::rmsnorm_backward(b);
+    const RmsNormBackwardArgs b{.x = x.f32(),
+                                .weight = w.data(),
+                                .weight_dtype = wdtype,
+                                .rstd = rstd.f32(),
+                                .dy = dy.f32(),
+                                .dx = dx.f32(),
+                                .d_weight = dw.f32(),
+                                .rows = rows,
+                                .dim = cols};
+    if (fused)
+      be.rmsnorm_forward(f), be.rmsnorm_backward(b);
+    else
+      be.Backend::rmsnorm_forward(f), be.Backend::rmsnorm_backward(b);
     keep(y), keep(rstd), keep(dx), keep(dw);
   }
   {  // SwiGLU forward and backward
@@ -339,10 +371,16 @@ std::vector<float> fused_kernels(Backend& be, Path path) {
     Tensor o = Tensor::zeros({n}, DType::f32, be), dg = Tensor::zeros({n}, DType::f32, be),
            du = Tensor::zeros({n}, DType::f32, be);
     const SwigluForwardArgs f{.gate = x.f32(), .up = up.f32(), .out = o.f32(), .n = n};
-    const SwigluBackwardArgs b{.gate = x.f32(), .up = up.f32(), .d_out = dy.f32(),
-                               .d_gate = dg.f32(), .d_up = du.f32(), .n = n};
-    if (fused) be.swiglu_forward(f), be.swiglu_backward(b);
-    else be.Backend::swiglu_forward(f), be.Backend::swiglu_backward(b);
+    const SwigluBackwardArgs b{.gate = x.f32(),
+                               .up = up.f32(),
+                               .d_out = dy.f32(),
+                               .d_gate = dg.f32(),
+                               .d_up = du.f32(),
+                               .n = n};
+    if (fused)
+      be.swiglu_forward(f), be.swiglu_backward(b);
+    else
+      be.Backend::swiglu_forward(f), be.Backend::swiglu_backward(b);
     keep(o), keep(dg), keep(du);
   }
   {  // AdamW and SGD (with and without momentum), two steps of two tensors
@@ -350,20 +388,36 @@ std::vector<float> fused_kernels(Backend& be, Path path) {
     Tensor m = Tensor::zeros({300}, DType::f32, be), v = Tensor::zeros({300}, DType::f32, be);
     Tensor q = p.clone(), r = p.clone(), buf = Tensor::zeros({300}, DType::f32, be);
     for (std::int64_t step = 1; step <= 2; ++step) {
-      const AdamWTensor adamw[] = {
-          {.param = p.f32(), .grad = g.f32(), .m = m.f32(), .v = v.f32(), .n = 120,
-           .weight_decay = 0.1f, .step = step},
-          {.param = p.f32() + 120, .grad = g.f32() + 120, .m = m.f32() + 120, .v = v.f32() + 120,
-           .n = 180, .weight_decay = 0.0f, .step = step + 2}};
+      const AdamWTensor adamw[] = {{.param = p.f32(),
+                                    .grad = g.f32(),
+                                    .m = m.f32(),
+                                    .v = v.f32(),
+                                    .n = 120,
+                                    .weight_decay = 0.1f,
+                                    .step = step},
+                                   {.param = p.f32() + 120,
+                                    .grad = g.f32() + 120,
+                                    .m = m.f32() + 120,
+                                    .v = v.f32() + 120,
+                                    .n = 180,
+                                    .weight_decay = 0.0f,
+                                    .step = step + 2}};
       const AdamWStepArgs a{.tensors = adamw, .count = 2, .lr = 1e-2f, .beta2 = 0.95f};
-      const SgdTensor momentum[] = {{.param = q.f32(), .grad = g.f32(), .momentum_buffer = buf.f32(),
-                                     .n = 300, .weight_decay = 0.01f, .first_step = step == 1}};
-      const SgdTensor plain[] = {{.param = r.f32(), .grad = g.f32(), .n = 300, .weight_decay = 0.01f}};
-      const SgdStepArgs s1{.tensors = momentum, .count = 1, .lr = 0.1f, .momentum = 0.9f,
-                           .nesterov = step == 2};
+      const SgdTensor momentum[] = {{.param = q.f32(),
+                                     .grad = g.f32(),
+                                     .momentum_buffer = buf.f32(),
+                                     .n = 300,
+                                     .weight_decay = 0.01f,
+                                     .first_step = step == 1}};
+      const SgdTensor plain[] = {
+          {.param = r.f32(), .grad = g.f32(), .n = 300, .weight_decay = 0.01f}};
+      const SgdStepArgs s1{
+          .tensors = momentum, .count = 1, .lr = 0.1f, .momentum = 0.9f, .nesterov = step == 2};
       const SgdStepArgs s2{.tensors = plain, .count = 1, .lr = 0.1f};
-      if (fused) be.adamw_step(a), be.sgd_step(s1), be.sgd_step(s2);
-      else be.Backend::adamw_step(a), be.Backend::sgd_step(s1), be.Backend::sgd_step(s2);
+      if (fused)
+        be.adamw_step(a), be.sgd_step(s1), be.sgd_step(s2);
+      else
+        be.Backend::adamw_step(a), be.Backend::sgd_step(s1), be.Backend::sgd_step(s2);
     }
     keep(p), keep(m), keep(v), keep(q), keep(r), keep(buf);
   }

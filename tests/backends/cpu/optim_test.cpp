@@ -13,14 +13,20 @@ namespace {
 // One tensor through the multi-tensor kernels.
 void adamw(float* p, const float* g, float* m, float* v, std::int64_t n, float lr, float b1,
            float b2, float eps, float wd, std::int64_t step) {
-  const AdamWTensor t{.param = p, .grad = g, .m = m, .v = v, .n = n, .weight_decay = wd, .step = step};
+  const AdamWTensor t{
+      .param = p, .grad = g, .m = m, .v = v, .n = n, .weight_decay = wd, .step = step};
   backend().adamw_step({.tensors = &t, .count = 1, .lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps});
 }
 void sgd(float* p, const float* g, float* buf, std::int64_t n, float lr, float momentum, float wd,
          bool nesterov, bool first) {
-  const SgdTensor t{.param = p, .grad = g, .momentum_buffer = buf, .n = n, .weight_decay = wd,
+  const SgdTensor t{.param = p,
+                    .grad = g,
+                    .momentum_buffer = buf,
+                    .n = n,
+                    .weight_decay = wd,
                     .first_step = first};
-  backend().sgd_step({.tensors = &t, .count = 1, .lr = lr, .momentum = momentum, .nesterov = nesterov});
+  backend().sgd_step(
+      {.tensors = &t, .count = 1, .lr = lr, .momentum = momentum, .nesterov = nesterov});
 }
 
 TEST(CpuOptimizer, AdamWMatchesTheScalarReferenceOverSeveralSteps) {
@@ -94,13 +100,22 @@ TEST(CpuOptimizer, OneMultiTensorCallEqualsOneCallPerTensor) {
   std::vector<float> q0 = p0, q1 = p1, mm0 = m0, vv0 = v0, mm1 = m1, vv1 = v1;
   adamw(q0.data(), g0.data(), mm0.data(), vv0.data(), n0, 1e-2f, 0.9f, 0.99f, 1e-8f, 0.1f, 3);
   adamw(q1.data(), g1.data(), mm1.data(), vv1.data(), n1, 1e-2f, 0.9f, 0.99f, 1e-8f, 0.0f, 7);
-  const AdamWTensor tensors[] = {
-      {.param = p0.data(), .grad = g0.data(), .m = m0.data(), .v = v0.data(), .n = n0,
-       .weight_decay = 0.1f, .step = 3},
-      {.param = p1.data(), .grad = g1.data(), .m = m1.data(), .v = v1.data(), .n = n1,
-       .weight_decay = 0.0f, .step = 7}};
-  backend().adamw_step({.tensors = tensors, .count = 2, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.99f,
-                        .eps = 1e-8f});
+  const AdamWTensor tensors[] = {{.param = p0.data(),
+                                  .grad = g0.data(),
+                                  .m = m0.data(),
+                                  .v = v0.data(),
+                                  .n = n0,
+                                  .weight_decay = 0.1f,
+                                  .step = 3},
+                                 {.param = p1.data(),
+                                  .grad = g1.data(),
+                                  .m = m1.data(),
+                                  .v = v1.data(),
+                                  .n = n1,
+                                  .weight_decay = 0.0f,
+                                  .step = 7}};
+  backend().adamw_step(
+      {.tensors = tensors, .count = 2, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-8f});
   EXPECT_EQ(p0, q0);
   EXPECT_EQ(p1, q1);
   EXPECT_EQ(m1, mm1);

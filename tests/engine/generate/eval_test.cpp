@@ -1,7 +1,5 @@
 // Evaluation on the real stories260K model: the reference loss, windows checked against a
 // log-softmax over the model's own logits, documents from text and JSONL files.
-#include "engine/eval/evaluate.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/eval/evaluate.hpp"
 #include "ftengine/error.hpp"
 #include "tests/plugins/models/llama/llama_test_util.hpp"
 

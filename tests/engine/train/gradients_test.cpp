@@ -48,7 +48,8 @@ TEST(Gradients, NormIsOverEveryGradient) {
 }
 
 TEST(Gradients, ParametersAreViewsOfTheFlatBuffers) {
-  Tensor a = Tensor::from_vector({1, 2, 3}, {3}, backend()), b = Tensor::from_vector({4}, {1, 1}, backend());
+  Tensor a = Tensor::from_vector({1, 2, 3}, {3}, backend()),
+         b = Tensor::from_vector({4}, {1, 1}, backend());
   a.set_requires_grad(true);
   b.set_requires_grad(true);
   const std::vector<Parameter> parameters{{"a", a}, {"b", b}};
