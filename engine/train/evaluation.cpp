@@ -17,7 +17,9 @@ EvalFigures evaluate_rows(Model& model, Adapter& adapter, const TokenizedRows& r
   adapter.set_forward_state({.training = false});
   Backend& backend = model.lm_head().backend();
   const auto count = static_cast<std::int64_t>(rows.rows.size());
-  double loss_sum = 0.0;
+  // Each batch's summed loss stays on the device; they are read back together at the end.
+  const std::int64_t batches = (count + batch_size - 1) / std::max<std::int64_t>(batch_size, 1);
+  const Tensor losses = Tensor::zeros({batches}, DType::f32, backend);
   EvalFigures out;
   for (std::int64_t first = 0; first < count; first += batch_size) {
     std::vector<std::int64_t> indices(
@@ -26,11 +28,13 @@ EvalFigures evaluate_rows(Model& model, Adapter& adapter, const TokenizedRows& r
     const MicroBatch batch = make_micro_batch(rows.rows, indices, backend);
     if (batch.target_tokens == 0) continue;
     const Tensor hidden = model.forward(batch.input);
-    loss_sum += ops::cross_entropy(hidden, model.lm_head(), batch.targets,
-                                   {.reduction = ops::Reduction::sum})
-                    .item();
+    const Tensor loss = ops::cross_entropy(hidden, model.lm_head(), batch.targets,
+                                           {.reduction = ops::Reduction::sum});
+    backend.copy(losses.f32() + first / batch_size, loss.data(), sizeof(float));
     out.tokens += batch.target_tokens;
   }
+  double loss_sum = 0.0;
+  for (const float loss : losses.to_vector()) loss_sum += loss;  // in batch order, as before
   if (out.tokens == 0) throw Error("nothing to evaluate: no eval row has a target token");
   out.loss = loss_sum / static_cast<double>(out.tokens);
   out.perplexity = std::exp(out.loss);
