@@ -58,7 +58,11 @@ EvalResult evaluate(Model& model, const std::vector<Document>& documents,
   EvalResult result;
   result.documents = static_cast<std::int64_t>(documents.size());
   result.windows = static_cast<std::int64_t>(windows.size());
-  double loss_sum = 0.0;
+  // Each batch's summed loss stays on the device; they are read back together at the end.
+  const auto batch_size = static_cast<std::size_t>(options.batch_size);
+  const Tensor losses = Tensor::zeros(
+      {static_cast<std::int64_t>((windows.size() + batch_size - 1) / batch_size)}, DType::f32,
+      backend);
   for (std::size_t first = 0; first < windows.size();
        first += static_cast<std::size_t>(options.batch_size)) {
     const std::size_t count =
@@ -90,8 +94,10 @@ EvalResult evaluate(Model& model, const std::vector<Document>& documents,
     const Tensor loss =
         ops::cross_entropy(hidden, model.lm_head(), Tensor::from_ints(targets, shape, backend),
                            {.reduction = ops::Reduction::sum});
-    loss_sum += loss.item();
+    backend.copy(losses.f32() + first / batch_size, loss.data(), sizeof(float));
   }
+  double loss_sum = 0.0;
+  for (const float loss : losses.to_vector()) loss_sum += loss;  // in batch order
   result.loss = loss_sum / static_cast<double>(result.tokens);
   result.perplexity = std::exp(result.loss);
   return result;
