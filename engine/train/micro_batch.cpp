@@ -14,27 +14,25 @@ std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
   std::vector<MicroBatch> batches(indices.size() / batch_size);
   std::vector<std::pair<std::int64_t, Shape>> places;  // offset of each micro-batch, its shape
   for (std::size_t m = 0; m < batches.size(); ++m) {
-    const auto first = static_cast<std::size_t>(indices[m * batch_size]);
-    const auto length = static_cast<std::int64_t>(rows[first].tokens.size());
+    const auto row = [&](std::size_t r) -> const TokenRow& {
+      return rows[static_cast<std::size_t>(indices[m * batch_size + r])];
+    };
+    const auto length = static_cast<std::int64_t>(row(0).tokens.size());
     places.emplace_back(static_cast<std::int64_t>(host.size()),
                         Shape{static_cast<std::int64_t>(batch_size), length});
     MicroBatch& batch = batches[m];
-    for (const auto field :
-         {&TokenRow::tokens, &TokenRow::positions, &TokenRow::doc_ids, &TokenRow::targets})
-      for (std::size_t r = 0; r < batch_size; ++r) {
-        const TokenRow& row = rows[static_cast<std::size_t>(indices[m * batch_size + r])];
-        FT_CHECK(static_cast<std::int64_t>(row.tokens.size()) == length,
-                 "make_micro_batches: rows of different lengths in one micro-batch");
-        const std::vector<std::int32_t>& values = row.*field;
-        host.insert(host.end(), values.begin(), values.end());
-      }
     for (std::size_t r = 0; r < batch_size; ++r) {
-      const TokenRow& row = rows[static_cast<std::size_t>(indices[m * batch_size + r])];
-      for (std::size_t t = 0; t < row.tokens.size(); ++t) {
-        batch.tokens += row.doc_ids[t] >= 0;
-        batch.target_tokens += row.targets[t] != kIgnoreTarget;
+      FT_CHECK(static_cast<std::int64_t>(row(r).tokens.size()) == length,
+               "make_micro_batches: rows of different lengths in one micro-batch");
+      for (std::size_t t = 0; t < row(r).tokens.size(); ++t) {
+        batch.tokens += row(r).doc_ids[t] >= 0;
+        batch.target_tokens += row(r).targets[t] != kIgnoreTarget;
       }
     }
+    for (const auto field :
+         {&TokenRow::tokens, &TokenRow::positions, &TokenRow::doc_ids, &TokenRow::targets})
+      for (std::size_t r = 0; r < batch_size; ++r)
+        host.insert(host.end(), (row(r).*field).begin(), (row(r).*field).end());
   }
   const Tensor upload = Tensor::from_ints(host, {static_cast<std::int64_t>(host.size())}, backend);
   for (std::size_t m = 0; m < batches.size(); ++m) {
@@ -52,15 +50,6 @@ MicroBatch make_micro_batch(const std::vector<TokenRow>& rows,
                             const std::vector<std::int64_t>& indices, Backend& backend) {
   FT_CHECK(!indices.empty(), "make_micro_batch: no rows");
   return make_micro_batches(rows, indices, indices.size(), backend)[0];
-}
-
-std::int64_t count_target_tokens(const std::vector<TokenRow>& rows,
-                                 const std::vector<std::int64_t>& indices) {
-  std::int64_t count = 0;
-  for (const std::int64_t i : indices)
-    for (const std::int32_t target : rows[static_cast<std::size_t>(i)].targets)
-      count += target != kIgnoreTarget;
-  return count;
 }
 
 }  // namespace ft::engine

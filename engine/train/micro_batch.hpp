@@ -32,8 +32,4 @@ std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
                                            const std::vector<std::int64_t>& indices,
                                            std::size_t batch_size, Backend& backend);
 
-// Targets that carry loss in rows `indices`: what a step's loss is divided by.
-std::int64_t count_target_tokens(const std::vector<TokenRow>& rows,
-                                 const std::vector<std::int64_t>& indices);
-
 }  // namespace ft::engine

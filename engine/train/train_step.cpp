@@ -20,13 +20,13 @@ StepOutcome train_step(TrainingSetup& setup, const Job& job, const std::vector<T
                        std::uint64_t& micro_batch) {
   Backend& be = *setup.backend;
   const std::vector<std::int64_t> mine = rows_for_this_rank(step_rows);
+  const std::vector<MicroBatch> batches =
+      make_micro_batches(rows, mine, static_cast<std::size_t>(job.train.batch_size), be);
   StepOutcome out;
-  out.target_tokens = count_target_tokens(rows, mine);
+  for (const MicroBatch& batch : batches) out.target_tokens += batch.target_tokens;
   const float loss_scale = 1.0f / static_cast<float>(std::max<std::int64_t>(1, out.target_tokens));
 
   setup.flat.zero_grads();
-  const std::vector<MicroBatch> batches =
-      make_micro_batches(rows, mine, static_cast<std::size_t>(job.train.batch_size), be);
   const auto micro_batches = static_cast<std::int64_t>(batches.size());
   // The step's numbers stay on the device until they are read back together, once:
   // [0, 4): the gradients' squared norm and non-finite count (2 doubles), then each

@@ -66,16 +66,11 @@ struct Compose {
 
 double read_reduction(Backend& be, const float* x, std::int64_t n, ReduceOp op) {
   if (n == 0) return 0.0;
-  void* out = be.allocate(sizeof(double));
+  const Scratch out(be, sizeof(double) / sizeof(float));
+  auto* result_device = reinterpret_cast<double*>(out.get());
+  be.reduce({.x = x, .n = n, .op = op, .divisor = 1.0, .out64 = result_device});
   double result = 0.0;
-  try {
-    be.reduce({.x = x, .n = n, .op = op, .divisor = 1.0, .out64 = static_cast<double*>(out)});
-    be.copy_to_host(&result, out, sizeof(double));
-  } catch (...) {
-    be.deallocate(out, sizeof(double));
-    throw;
-  }
-  be.deallocate(out, sizeof(double));
+  be.copy_to_host(&result, result_device, sizeof(double));
   return result;
 }
 
