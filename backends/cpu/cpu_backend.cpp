@@ -23,6 +23,7 @@ DeviceInfo CpuBackend::probe() {
   const bool avx2 = __builtin_cpu_supports("avx2"), fma = __builtin_cpu_supports("fma");
   std::string isa = avx2 && fma ? "AVX2+FMA" : avx2 ? "AVX2" : "no AVX2";
   if (__builtin_cpu_supports("avx512f")) isa += ", AVX-512";
+  if (gemm_.bf16().native) isa += ", " + gemm_.bf16().isa;
   info.device_name = std::to_string(threads_) + (threads_ == 1 ? " thread, " : " threads, ") + isa;
   info.device_count = 1;
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
@@ -48,6 +49,18 @@ void CpuBackend::configure(const Options& options) {
   if (threads > 4096)
     throw Error(fmt::format("{}.threads = {}: at most 4096", options.section(), threads));
   set_threads(static_cast<int>(threads));
+  set_emulate_bf16(options.boolean("emulate_bf16", false));
+}
+
+PrecisionSupport CpuBackend::precision_support() const {
+  const Bf16Gemm& bf16 = gemm_.bf16();
+  if (bf16.native) return {true, bf16.isa};
+  if (emulate_bf16_) {
+    return {true, bf16.onednn ? "emulated by oneDNN (" + bf16.isa + "), slower than f32"
+                              : "emulated by rounding the operands for the f32 GEMM (" + bf16.isa +
+                                    "), slower than f32"};
+  }
+  return {false, bf16.isa};
 }
 
 void CpuBackend::use_threads() const {

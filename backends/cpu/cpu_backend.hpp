@@ -26,8 +26,12 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
   DeviceInfo probe() override;
-  // [backend] threads (0: all cores) and device (0, the only one).
+  // [backend] threads (0: all cores), device (0, the only one) and emulate_bf16.
   void configure(const Options& options) override;
+  // bf16 where the CPU has AVX512-BF16 or AMX-BF16, or everywhere with emulate_bf16 (the
+  // same numbers, slower than f32: for checking bf16 on any machine).
+  PrecisionSupport precision_support() const override;
+  void set_emulate_bf16(bool emulate) { emulate_bf16_ = emulate; }
   bool host_accessible() const override { return true; }
   // 0 = all cores.
   void set_threads(int threads);
@@ -78,6 +82,7 @@ class CpuBackend final : public Backend {
   void use_threads() const;
 
   int threads_;
+  bool emulate_bf16_ = false;
   CachingAllocator allocator_{host_memory()};
   GemmEngine gemm_;
   Gemm4bit gemm_4bit_;

@@ -32,9 +32,74 @@ void gemm_empty_k(const GemmArgs& a, std::int64_t ldc) {
   }
 }
 
+// Element e of a buffer of elem-byte elements.
+const void* advance(const void* p, std::int64_t e, std::size_t elem) {
+  return static_cast<const std::uint8_t*>(p) + e * static_cast<std::int64_t>(elem);
+}
+
+// The bf16 bits of element i of src (f32, bf16 or f16), rounded to nearest even.
+inline std::uint16_t bf16_bits_at(const void* src, DType dtype, std::int64_t i) {
+  switch (dtype) {
+    case DType::f32:
+      return f32_to_bf16(static_cast<const float*>(src)[i]);
+    case DType::bf16:
+      return static_cast<const std::uint16_t*>(src)[i];
+    default:  // f16, exact in f32
+      return f32_to_bf16(f16_to_f32(static_cast<const std::uint16_t*>(src)[i]));
+  }
+}
+inline void store(std::uint16_t bits, std::uint16_t& out) { out = bits; }
+inline void store(std::uint16_t bits, float& out) { out = bf16_to_f32(bits); }
+
+// Items of `rows` rows of `cols` elements (item i, row r at src + i * stride + r * ld) as bf16
+// values, packed one after another into dst: bf16 bits (To = uint16_t) or f32 (To = float).
+template <typename To>
+void pack_as_bf16(const void* src, DType dtype, std::int64_t items, std::int64_t stride,
+                  std::int64_t rows, std::int64_t cols, std::int64_t ld, To* dst) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (std::int64_t i = 0; i < items; ++i) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int64_t from = i * stride + r * ld;
+      To* out = dst + (i * rows + r) * cols;
+      if (dtype == DType::f32) {  // the common case, kept branch-free so it vectorises
+        const float* row = static_cast<const float*>(src) + from;
+        for (std::int64_t c = 0; c < cols; ++c) store(f32_to_bf16(row[c]), out[c]);
+      } else {
+        for (std::int64_t c = 0; c < cols; ++c) store(bf16_bits_at(src, dtype, from + c), out[c]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
-GemmEngine::GemmEngine() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+Bf16Gemm detect_bf16_gemm(const dnnl::engine& engine) {
+  Bf16Gemm bf16;
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto has = [isa](dnnl::cpu_isa want) {
+    const auto bits = static_cast<unsigned>(want);
+    return (isa & bits) == bits;
+  };
+  bf16.native = has(dnnl::cpu_isa::avx512_core_bf16);
+  bf16.isa = has(dnnl::cpu_isa::avx512_core_amx) ? "AMX-BF16"
+             : bf16.native                       ? "AVX512-BF16"
+                                                 : "no AVX512-BF16 or AMX-BF16";
+  try {
+    const memory::desc a({2, 2}, memory::data_type::bf16, memory::format_tag::ab);
+    const memory::desc c({2, 2}, memory::data_type::f32, memory::format_tag::ab);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, a, c), engine);
+    bf16.onednn = true;
+  } catch (const dnnl::error&) {
+    bf16.onednn = false;  // AVX2: oneDNN has no bf16 matmul at all
+  }
+  return bf16;
+}
+
+GemmEngine::GemmEngine()
+    : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_), bf16_(detect_bf16_gemm(engine_)) {}
+
+GemmEngine::GemmEngine(const Bf16Gemm& bf16)
+    : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_), bf16_(bf16) {}
 
 std::size_t GemmEngine::cached_primitives() const {
   std::lock_guard lock(mutex_);
@@ -46,12 +111,17 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
     throw Error("gemm: negative size (" + describe(args) + ")");
   }
   if (args.m == 0 || args.n == 0 || args.batch == 0) return;
-  std::lock_guard lock(mutex_);
-  if (args.b_dtype == DType::f32) return run_f32(args, threads);
-  if (args.b_dtype != DType::bf16 && args.b_dtype != DType::f16) {
+  if (!is_floating(args.b_dtype)) {
     throw Error("gemm: B has dtype " + std::string(dtype_name(args.b_dtype)) +
                 ", expected f32, bf16 or f16");
   }
+  if (args.compute != DType::f32 && args.compute != DType::bf16) {
+    throw Error("gemm: compute precision " + std::string(dtype_name(args.compute)) +
+                ", expected f32 or bf16");
+  }
+  std::lock_guard lock(mutex_);
+  if (args.compute == DType::bf16) return run_bf16(args, threads);
+  if (args.b_dtype == DType::f32) return run_onednn(args, false, threads);
   // One frozen weight, as linear layers use it: widened a tile of rows at a time, so a large
   // bf16 weight (an LM head) never has a whole f32 copy.
   if (args.batch == 1 && !args.trans_a && args.alpha == 1.0f &&
@@ -65,11 +135,12 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
                                                        n * cols);
                                }};
     tile_.resize(static_cast<std::size_t>(rows_per_tile(tiled) * cols));
-    gemm_by_row_tiles(args.a, args.c, args.m, args.trans_b, args.accumulate, tiled,
-                      [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
-                        run_f32(g, threads, lda, ldc);
-                      },
-                      tile_.data());
+    gemm_by_row_tiles(
+        args.a, args.c, args.m, args.trans_b, args.accumulate, tiled,
+        [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
+          run_onednn(g, false, threads, lda, ldc);
+        },
+        tile_.data());
     return;
   }
   // Widen B (each batch item packed one after another) and run the f32 GEMM on the copy.
@@ -86,7 +157,7 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
   widened.b = b_scratch_.data();
   widened.b_dtype = DType::f32;
   widened.stride_b = one_b ? 0 : matrix;
-  run_f32(widened, threads);
+  run_onednn(widened, false, threads);
 }
 
 void GemmEngine::run_strided(const GemmArgs& args, std::int64_t lda, std::int64_t ldc,
@@ -99,10 +170,11 @@ void GemmEngine::run_strided(const GemmArgs& args, std::int64_t lda, std::int64_
   }
   if (args.m == 0 || args.n == 0) return;
   std::lock_guard lock(mutex_);
-  run_f32(args, threads, lda, ldc);
+  if (args.compute == DType::bf16) return run_bf16(args, threads, lda, ldc);
+  run_onednn(args, false, threads, lda, ldc);
 }
 
-void GemmEngine::run_f32(const GemmArgs& args, int threads, std::int64_t lda, std::int64_t ldc) {
+void GemmEngine::run_bf16(const GemmArgs& args, int threads, std::int64_t lda, std::int64_t ldc) {
   if (args.k == 0) return gemm_empty_k(args, ldc != 0 ? ldc : args.n);
   const bool batched = args.batch > 1;
   if (batched && args.stride_c == 0) {
@@ -111,9 +183,66 @@ void GemmEngine::run_f32(const GemmArgs& args, int threads, std::int64_t lda, st
       GemmArgs one = args;
       one.batch = 1;
       one.a = args.a + b * args.stride_a;
-      one.b = static_cast<const float*>(args.b) + b * args.stride_b;
-      run_f32(one, threads);
+      one.b = advance(args.b, b * args.stride_b, dtype_size(args.b_dtype));
+      run_bf16(one, threads);
     }
+    return;
+  }
+  // Each operand as stored: items (1 where its stride repeats one matrix) of rows x cols.
+  const std::int64_t items_a = batched && args.stride_a != 0 ? args.batch : 1;
+  const std::int64_t items_b = batched && args.stride_b != 0 ? args.batch : 1;
+  const std::int64_t rows_a = args.trans_a ? args.k : args.m,
+                     cols_a = args.trans_a ? args.m : args.k;
+  const std::int64_t rows_b = args.trans_b ? args.n : args.k,
+                     cols_b = args.trans_b ? args.k : args.n;
+  const auto size_a = static_cast<std::size_t>(items_a * rows_a * cols_a);
+  const auto size_b = static_cast<std::size_t>(items_b * rows_b * cols_b);
+  GemmArgs packed = args;  // the same product on packed copies of the operands
+  packed.stride_a = items_a > 1 ? rows_a * cols_a : 0;
+  packed.stride_b = items_b > 1 ? rows_b * cols_b : 0;
+  const std::int64_t lda_in = lda != 0 ? lda : cols_a;
+  if (bf16_.onednn) {
+    if (a_bf16_.size() < size_a) a_bf16_.resize(size_a);
+    pack_as_bf16(args.a, DType::f32, items_a, args.stride_a, rows_a, cols_a, lda_in,
+                 a_bf16_.data());
+    packed.a = reinterpret_cast<const float*>(a_bf16_.data());  // bf16, as run_onednn reads it
+    if (args.b_dtype == DType::bf16) {
+      packed.stride_b = args.stride_b;  // read in place
+    } else {
+      if (b_bf16_.size() < size_b) b_bf16_.resize(size_b);
+      pack_as_bf16(args.b, args.b_dtype, items_b, args.stride_b, rows_b, cols_b, cols_b,
+                   b_bf16_.data());
+      packed.b = b_bf16_.data();
+    }
+    return run_onednn(packed, true, threads, 0, ldc);
+  }
+  if (a_rounded_.size() < size_a) a_rounded_.resize(size_a);
+  if (b_rounded_.size() < size_b) b_rounded_.resize(size_b);
+  pack_as_bf16(args.a, DType::f32, items_a, args.stride_a, rows_a, cols_a, lda_in,
+               a_rounded_.data());
+  pack_as_bf16(args.b, args.b_dtype, items_b, args.stride_b, rows_b, cols_b, cols_b,
+               b_rounded_.data());
+  packed.a = a_rounded_.data();
+  packed.b = b_rounded_.data();
+  packed.b_dtype = DType::f32;
+  run_onednn(packed, false, threads, 0, ldc);
+}
+
+void GemmEngine::run_onednn(const GemmArgs& args, bool bf16, int threads, std::int64_t lda,
+                            std::int64_t ldc) {
+  if (args.k == 0) return gemm_empty_k(args, ldc != 0 ? ldc : args.n);
+  const std::size_t elem = bf16 ? 2 : 4;
+  const auto item = [&](std::int64_t b) {
+    GemmArgs one = args;
+    one.batch = 1;
+    one.a = static_cast<const float*>(advance(args.a, b * args.stride_a, elem));
+    one.b = advance(args.b, b * args.stride_b, elem);
+    return one;
+  };
+  const bool batched = args.batch > 1;
+  if (batched && args.stride_c == 0) {
+    // Every item writes the same C: run them in order, as the formula reads.
+    for (std::int64_t b = 0; b < args.batch; ++b) run_onednn(item(b), bf16, threads);
     return;
   }
   Key key{};
@@ -131,6 +260,7 @@ void GemmEngine::run_f32(const GemmArgs& args, int threads, std::int64_t lda, st
   key.trans_a = args.trans_a;
   key.trans_b = args.trans_b;
   key.accumulate = args.accumulate;
+  key.bf16 = bf16;
   std::memcpy(&key.alpha_bits, &args.alpha, sizeof key.alpha_bits);
   key.threads = threads;
 
@@ -143,16 +273,13 @@ void GemmEngine::run_f32(const GemmArgs& args, int threads, std::int64_t lda, st
     }
     // Strides oneDNN does not take as one batched call (e.g. overlapping items): item by item.
     for (std::int64_t b = 0; b < args.batch; ++b) {
-      GemmArgs one = args;
-      one.batch = 1;
-      one.a = args.a + b * args.stride_a;
-      one.b = static_cast<const float*>(args.b) + b * args.stride_b;
+      GemmArgs one = item(b);
       one.c = args.c + b * args.stride_c;
-      run_f32(one, threads);
+      run_onednn(one, bf16, threads);
     }
     return;
   }
-  entry->a.set_data_handle(const_cast<float*>(args.a));
+  entry->a.set_data_handle(const_cast<float*>(args.a));  // bf16 data when bf16
   entry->b.set_data_handle(const_cast<void*>(args.b));
   entry->c.set_data_handle(args.c);
   entry->primitive.execute(
@@ -170,8 +297,9 @@ GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
       key.trans_a ? memory::dims{key.stride_a, 1, key.lda} : memory::dims{key.stride_a, key.lda, 1};
   const memory::dims wei_strides =
       key.trans_b ? memory::dims{key.stride_b, 1, key.k} : memory::dims{key.stride_b, key.n, 1};
-  const memory::desc src_md({key.batch_a, key.m, key.k}, memory::data_type::f32, src_strides);
-  const memory::desc wei_md({key.batch_b, key.k, key.n}, memory::data_type::f32, wei_strides);
+  const auto operands = key.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  const memory::desc src_md({key.batch_a, key.m, key.k}, operands, src_strides);
+  const memory::desc wei_md({key.batch_b, key.k, key.n}, operands, wei_strides);
   const memory::desc dst_md({key.batch, key.m, key.n}, memory::data_type::f32,
                             memory::dims{key.stride_c, key.ldc, 1});
 
@@ -185,8 +313,8 @@ GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
     attr.set_post_ops(ops);
   }
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, engine_);
-  log::debug("cpu gemm: new primitive m={} n={} k={} batch={} ({})", key.m, key.n, key.k, key.batch,
-             pd.impl_info_str());
+  log::debug("cpu gemm: new {} primitive m={} n={} k={} batch={} ({})", key.bf16 ? "bf16" : "f32",
+             key.m, key.n, key.k, key.batch, pd.impl_info_str());
   Entry entry{dnnl::matmul(pd), memory(src_md, engine_, DNNL_MEMORY_NONE),
               memory(wei_md, engine_, DNNL_MEMORY_NONE), memory(dst_md, engine_, DNNL_MEMORY_NONE)};
   return cache_.emplace(key, std::move(entry)).first->second;

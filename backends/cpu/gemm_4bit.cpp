@@ -46,11 +46,14 @@ void Gemm4bit::run(const Gemm4bitArgs& args, GemmEngine& gemm, int threads) {
                                dequantize_4bit_range(w, first * w.cols, n * w.cols, out);
                              }};
   tile_.resize(static_cast<std::size_t>(rows_per_tile(tiled) * w.cols));
-  gemm_by_row_tiles(args.a, args.c, args.m, args.transpose_w, args.accumulate, tiled,
-                    [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
-                      gemm.run_strided(g, lda, ldc, threads);
-                    },
-                    tile_.data());
+  gemm_by_row_tiles(
+      args.a, args.c, args.m, args.transpose_w, args.accumulate, tiled,
+      [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
+        GemmArgs tile_gemm = g;
+        tile_gemm.compute = args.compute;  // bf16: the dequantised tile rounded
+        gemm.run_strided(tile_gemm, lda, ldc, threads);
+      },
+      tile_.data());
 }
 
 }  // namespace ft::backends::cpu

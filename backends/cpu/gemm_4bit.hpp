@@ -1,6 +1,6 @@
 // GEMMs on a 4-bit weight (QLoRA's frozen base): W is dequantised a tile of rows at a time
-// (gemm_tiles.hpp) and each tile goes through the f32 GEMM (oneDNN), so the f32 weight is
-// never whole in memory.
+// (gemm_tiles.hpp) and each tile goes through the GEMM (oneDNN, at the call's compute
+// precision), so the f32 weight is never whole in memory.
 #pragma once
 
 #include <mutex>

@@ -22,16 +22,23 @@ std::string abi_text(const engine::PluginInfo& p) {
 struct BackendStatus {
   bool available = false;
   std::string text;  // the device, or the reason
+  PrecisionSupport precision;  // when available
 };
 
 BackendStatus backend_status(engine::PluginRegistry& registry, const engine::PluginInfo& p) {
   try {
-    const DeviceInfo d = registry.create_backend(p.name)->probe();
-    if (d.available) return {true, d.device_name};
-    return {false, d.reason.empty() ? "not available (no reason given)" : d.reason};
+    const std::unique_ptr<Backend> backend = registry.create_backend(p.name);
+    const DeviceInfo d = backend->probe();
+    if (d.available) return {true, d.device_name, backend->precision_support()};
+    return {false, d.reason.empty() ? "not available (no reason given)" : d.reason, {}};
   } catch (const std::exception& e) {
-    return {false, e.what()};
+    return {false, e.what(), {}};
   }
+}
+
+// "f32, bf16 (AVX512-BF16)" or "f32 (no bf16: no AVX512-BF16 or AMX-BF16)"
+std::string precisions_text(const PrecisionSupport& p) {
+  return p.bf16 ? fmt::format("f32, bf16 ({})", p.how) : fmt::format("f32 (no bf16: {})", p.how);
 }
 
 void print_json(engine::PluginRegistry& registry,
@@ -50,6 +57,11 @@ void print_json(engine::PluginRegistry& registry,
       const BackendStatus status = backend_status(registry, p);
       entry["available"] = status.available;
       entry[status.available ? "device" : "reason"] = status.text;
+      if (status.available) {
+        entry["precisions"] = status.precision.bf16 ? nlohmann::ordered_json{"f32", "bf16"}
+                                                    : nlohmann::ordered_json{"f32"};
+        entry["bf16"] = status.precision.how;
+      }
     }
     out["plugins"].push_back(std::move(entry));
   }
@@ -81,7 +93,11 @@ void print_table(engine::PluginRegistry& registry,
     if (!any_backend) fmt::print("\nbackends on this machine:\n");
     any_backend = true;
     const BackendStatus status = backend_status(registry, p);
-    fmt::print("  {}: {}{}\n", p.name, status.available ? "" : "not available: ", status.text);
+    if (status.available)
+      fmt::print("  {}: {}; precisions: {}\n", p.name, status.text,
+                 precisions_text(status.precision));
+    else
+      fmt::print("  {}: not available: {}\n", p.name, status.text);
   }
   if (!registry.skipped().empty()) {
     fmt::print("\nskipped:\n");

@@ -327,6 +327,7 @@ class Resolver {
     t.save_every = integer_of(train, "save_every");
     t.keep_checkpoints = integer_of(train, "keep_checkpoints");
     t.checkpointing = boolean_of(train, "checkpointing");
+    t.precision = string_of(train, "precision");
 
     const toml::table& backend = section_of(all, "backend");
     job.backend.plugin = string_of(backend, "plugin");

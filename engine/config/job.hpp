@@ -137,6 +137,9 @@ struct TrainConfig {
   std::int64_t save_every = 0;
   std::int64_t keep_checkpoints = 0;
   bool checkpointing = false;
+  // "auto", "f32" or "bf16" as the job says; the run resolves it on its backend
+  // (engine/train/precision.hpp) and records the result in `resolved`.
+  std::string precision = "auto";
 };
 
 struct BackendConfig {

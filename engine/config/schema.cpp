@@ -348,6 +348,14 @@ std::vector<Section> build_schema() {
            .doc = "Activation checkpointing: recompute each layer's forward in backward to "
                   "save memory.",
            .default_value = "false"},
+          {.name = "precision",
+           .type = Type::string,
+           .doc = "Operand precision of every GEMM (bf16: rounded to bf16, summed in f32; "
+                  "weights, gradients, optimizer state, norms, softmax and the loss stay f32). "
+                  "`auto`: bf16 where the backend runs it fast, else f32; `bf16` where it "
+                  "does not runs f32 and says why. The run records the resolved one.",
+           .default_value = "\"auto\"",
+           .choices = {"auto", "f32", "bf16"}},
       }});
 
   s.push_back(
@@ -373,6 +381,11 @@ std::vector<Section> build_schema() {
                    .default_value = "0",
                    .min = at_least(0),
                    .max = at_most(1023)},
+                  {.name = "emulate_bf16",
+                   .type = Type::boolean,
+                   .doc = "cpu: run bf16 GEMMs even without AVX512-BF16 or AMX-BF16 (the same "
+                          "numbers, slower than f32), to check bf16 training on any machine.",
+                   .default_value = "false"},
               }});
 
   s.push_back(

@@ -12,6 +12,7 @@
 #include "engine/train/export.hpp"
 #include "engine/train/job_fingerprint.hpp"
 #include "engine/train/metrics.hpp"
+#include "engine/train/precision.hpp"
 #include "engine/train/progress.hpp"
 #include "engine/train/resume.hpp"
 #include "engine/train/row_sampler.hpp"
@@ -23,6 +24,7 @@
 #include "ftengine/error.hpp"
 #include "ftengine/io/safetensors.hpp"
 #include "ftengine/log.hpp"
+#include "ftengine/ops.hpp"
 
 namespace ft::engine {
 
@@ -251,8 +253,17 @@ void log_plan(const Job& job, const TrainingData& data, std::int64_t total_steps
 
 }  // namespace
 
-int train(const Job& job, const TrainOptions& options) {
-  Plugins plugins = load_plugins(job, options.plugin_dirs);
+int train(const Job& requested_job, const TrainOptions& options) {
+  Plugins plugins = load_plugins(requested_job, options.plugin_dirs);
+  const ResolvedPrecision precision =
+      resolve_precision(requested_job.train.precision, *plugins.backend);
+  if (precision.fell_back)
+    log::warn("{}", precision.line);
+  else
+    log::info("{}", precision.line);
+  // From here on the job is the one that runs: what job.toml, checkpoints and resume see.
+  const Job job = with_precision(requested_job, precision.gemm);
+  const ops::GemmPrecision gemm_precision(precision.gemm);
   if (!options.resume && writes_outputs())
     refuse_to_overwrite(job, resume_command(job, options.overrides));
   TrainingSetup setup = set_up_training(job, std::move(plugins));

@@ -43,4 +43,8 @@ void Backend::gemm_4bit(const Gemm4bitArgs&) {
       "the {} backend has no 4-bit GEMM: QLoRA needs a backend that has one, such as cpu", name()));
 }
 
+PrecisionSupport Backend::precision_support() const {
+  return {false, "this backend has no bf16 GEMM"};
+}
+
 }  // namespace ft

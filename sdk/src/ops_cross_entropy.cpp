@@ -22,7 +22,7 @@ std::int64_t pick_chunk_rows(std::int64_t requested, std::int64_t rows, std::int
 
 // logits[n, vocab] = h[row0 : row0 + n] · Wᵀ
 void chunk_logits(Backend& be, const Tensor& hidden, const Tensor& head, std::int64_t row0,
-                  std::int64_t n, const Tensor& logits) {
+                  std::int64_t n, const Tensor& logits, DType compute) {
   const std::int64_t dim = head.dim(1);
   GemmArgs g;
   g.a = hidden.f32() + row0 * dim;
@@ -31,20 +31,22 @@ void chunk_logits(Backend& be, const Tensor& hidden, const Tensor& head, std::in
   g.trans_b = true;
   g.c = logits.f32();
   g.m = n, g.n = head.dim(0), g.k = dim;
+  g.compute = compute;
   be.gemm(g);
 }
 
 class CrossEntropyNode : public Node {
  public:
   CrossEntropyNode(Tensor hidden, Tensor head, Tensor targets, Tensor lse, std::int64_t chunk,
-                   double divisor, std::int32_t ignore_index)
+                   double divisor, std::int32_t ignore_index, DType compute)
       : hidden_(std::move(hidden)),
         head_(std::move(head)),
         targets_(std::move(targets)),
         lse_(std::move(lse)),
         chunk_(chunk),
         divisor_(divisor),
-        ignore_index_(ignore_index) {}
+        ignore_index_(ignore_index),
+        compute_(compute) {}
   std::string_view name() const override { return "cross_entropy"; }
 
   std::vector<Tensor> backward(const Tensor& d_loss) override {
@@ -59,7 +61,7 @@ class CrossEntropyNode : public Node {
     Tensor logits = detail::empty_f32({chunk_, vocab}, be);
     for (std::int64_t row0 = 0; row0 < rows; row0 += chunk_) {
       const std::int64_t n = std::min(chunk_, rows - row0);
-      chunk_logits(be, hidden_, head_, row0, n, logits);
+      chunk_logits(be, hidden_, head_, row0, n, logits, compute_);
       CrossEntropyBackwardArgs xb;
       xb.logits = logits.f32();
       xb.lse = lse_.f32() + row0;
@@ -76,6 +78,7 @@ class CrossEntropyNode : public Node {
         g.b_dtype = head_.dtype();
         g.c = dh.f32() + row0 * dim;
         g.m = n, g.n = dim, g.k = vocab;
+        g.compute = compute_;
         be.gemm(g);
       }
       if (dw.tensor.defined()) {
@@ -86,6 +89,7 @@ class CrossEntropyNode : public Node {
         g.c = dw.tensor.f32();
         g.m = vocab, g.n = dim, g.k = n;
         g.accumulate = dw.accumulate || row0 > 0;
+        g.compute = compute_;
         be.gemm(g);
       }
     }
@@ -98,6 +102,7 @@ class CrossEntropyNode : public Node {
   std::int64_t chunk_;
   double divisor_;
   std::int32_t ignore_index_;
+  DType compute_;
 };
 
 }  // namespace
@@ -118,13 +123,14 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
           shape_str(hidden.shape()));
   Backend& be = hidden.backend();
   const std::int64_t chunk = pick_chunk_rows(options.chunk_rows, rows, vocab);
+  const DType compute = gemm_precision();
 
   Tensor loss_rows = detail::empty_f32({rows}, be);
   Tensor lse = detail::empty_f32({rows}, be);
   Tensor logits = detail::empty_f32({chunk, vocab}, be);
   for (std::int64_t row0 = 0; row0 < rows; row0 += chunk) {
     const std::int64_t n = std::min(chunk, rows - row0);
-    chunk_logits(be, hidden, lm_head, row0, n, logits);
+    chunk_logits(be, hidden, lm_head, row0, n, logits, compute);
     CrossEntropyForwardArgs xf;
     xf.logits = logits.f32();
     xf.targets = targets.i32() + row0;
@@ -156,7 +162,7 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
   }
   if (!any_requires_grad({&hidden, &lm_head})) return loss;
   auto node = std::make_shared<CrossEntropyNode>(hidden, lm_head, targets, lse, chunk, divisor,
-                                                 options.ignore_index);
+                                                 options.ignore_index, compute);
   return detail::record(loss, node, {&hidden, &lm_head, &targets});
 }
 

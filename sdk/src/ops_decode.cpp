@@ -155,6 +155,7 @@ Tensor attention_decode(const Tensor& q, const Tensor& k, const Tensor& v, KvCac
     s.m = group, s.n = L, s.k = head_dim;
     s.batch = kv_heads;
     s.stride_a = group * head_dim, s.stride_b = rows * head_dim, s.stride_c = group * L;
+    s.compute = gemm_precision();
     be.gemm(s);
 
     MaskedSoftmaxArgs p;  // P = softmax(scale * S + mask_i), in place
@@ -172,6 +173,7 @@ Tensor attention_decode(const Tensor& q, const Tensor& k, const Tensor& v, KvCac
     o.m = group, o.n = head_dim, o.k = L;
     o.batch = kv_heads;
     o.stride_a = group * L, o.stride_b = rows * head_dim, o.stride_c = group * head_dim;
+    o.compute = gemm_precision();
     be.gemm(o);
   }
   return out;

@@ -14,8 +14,12 @@ namespace {
 class LinearNode : public Node {
  public:
   // x is saved only when the weight's gradient needs it; its shape always is.
-  LinearNode(Tensor x, Shape x_shape, Tensor w, std::int64_t rows)
-      : x_(std::move(x)), x_shape_(std::move(x_shape)), w_(std::move(w)), rows_(rows) {}
+  LinearNode(Tensor x, Shape x_shape, Tensor w, std::int64_t rows, DType compute)
+      : x_(std::move(x)),
+        x_shape_(std::move(x_shape)),
+        w_(std::move(w)),
+        rows_(rows),
+        compute_(compute) {}
   std::string_view name() const override { return "linear"; }
 
   std::vector<Tensor> backward(const Tensor& dy) override {
@@ -30,6 +34,7 @@ class LinearNode : public Node {
       g.b_dtype = w_.dtype();
       g.c = dx.f32();
       g.m = rows_, g.n = in, g.k = out;
+      g.compute = compute_;
       be.gemm(g);
       grads[0] = dx;
     }
@@ -42,6 +47,7 @@ class LinearNode : public Node {
       g.c = dw.tensor.f32();
       g.m = out, g.n = in, g.k = rows_;
       g.accumulate = dw.accumulate;
+      g.compute = compute_;
       be.gemm(g);
       if (dw.fresh()) grads[1] = dw.tensor;
     }
@@ -58,6 +64,7 @@ class LinearNode : public Node {
   Shape x_shape_;
   Tensor w_;
   std::int64_t rows_;
+  DType compute_;
 };
 
 }  // namespace
@@ -83,11 +90,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   g.trans_b = true;  // HF weight [out, in] read as Wᵀ
   g.c = y.f32();
   g.m = rows, g.n = out, g.k = in;
+  g.compute = gemm_precision();
   be.gemm(g);
   detail::add_bias(y, bias, rows, out);
   if (!any_requires_grad({&x, &weight, &bias})) return y;
   Tensor saved_x = weight.requires_grad() ? x : Tensor();
-  auto node = std::make_shared<LinearNode>(saved_x, x.shape(), weight, rows);
+  auto node = std::make_shared<LinearNode>(saved_x, x.shape(), weight, rows, g.compute);
   return detail::record(y, node, {&x, &weight, &bias});
 }
 
@@ -97,8 +105,12 @@ namespace {
 //   da = dc · bmᵀ;  dbm = aᵀ · dc  (summed over b when broadcast)
 class MatmulNode : public Node {
  public:
-  MatmulNode(Tensor a, Tensor b, std::int64_t batch, bool broadcast_b)
-      : a_(std::move(a)), b_(std::move(b)), batch_(batch), broadcast_b_(broadcast_b) {}
+  MatmulNode(Tensor a, Tensor b, std::int64_t batch, bool broadcast_b, DType compute)
+      : a_(std::move(a)),
+        b_(std::move(b)),
+        batch_(batch),
+        broadcast_b_(broadcast_b),
+        compute_(compute) {}
   std::string_view name() const override { return "matmul"; }
 
   std::vector<Tensor> backward(const Tensor& dc) override {
@@ -115,6 +127,7 @@ class MatmulNode : public Node {
       g.m = m, g.n = k, g.k = n;
       g.batch = batch_;
       g.stride_a = m * n, g.stride_b = broadcast_b_ ? 0 : k * n, g.stride_c = m * k;
+      g.compute = compute_;
       be.gemm(g);
       grads[0] = da;
     }
@@ -133,6 +146,7 @@ class MatmulNode : public Node {
         g.batch = batch_;
         g.stride_a = m * k, g.stride_b = m * n, g.stride_c = k * n;
       }
+      g.compute = compute_;
       be.gemm(g);
       grads[1] = db;
     }
@@ -147,6 +161,7 @@ class MatmulNode : public Node {
   Tensor a_, b_;
   std::int64_t batch_;
   bool broadcast_b_;
+  DType compute_;
 };
 
 }  // namespace
@@ -178,9 +193,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   g.m = m, g.n = n, g.k = k;
   g.batch = batch;
   g.stride_a = m * k, g.stride_b = broadcast_b ? 0 : k * n, g.stride_c = m * n;
+  g.compute = gemm_precision();
   a.backend().gemm(g);
   if (!any_requires_grad({&a, &b})) return c;
-  return detail::record(c, std::make_shared<MatmulNode>(a, b, batch, broadcast_b), {&a, &b});
+  return detail::record(c, std::make_shared<MatmulNode>(a, b, batch, broadcast_b, g.compute),
+                        {&a, &b});
 }
 
 }  // namespace ft::ops

@@ -86,8 +86,8 @@ namespace {
 //   db[out]     += sum_rows dy
 class Linear4bitNode : public Node {
  public:
-  Linear4bitNode(Shape x_shape, Weight4bit w, std::int64_t rows)
-      : x_shape_(std::move(x_shape)), w_(std::move(w)), rows_(rows) {}
+  Linear4bitNode(Shape x_shape, Weight4bit w, std::int64_t rows, DType compute)
+      : x_shape_(std::move(x_shape)), w_(std::move(w)), rows_(rows), compute_(compute) {}
   std::string_view name() const override { return "linear_4bit"; }
 
   std::vector<Tensor> backward(const Tensor& dy) override {
@@ -101,6 +101,7 @@ class Linear4bitNode : public Node {
       g.m = rows_;
       g.w = w_.view();
       g.transpose_w = false;
+      g.compute = compute_;
       be.gemm_4bit(g);
       grads[0] = dx;
     }
@@ -113,6 +114,7 @@ class Linear4bitNode : public Node {
   Shape x_shape_;
   Weight4bit w_;
   std::int64_t rows_;
+  DType compute_;
 };
 
 }  // namespace
@@ -135,10 +137,11 @@ Tensor linear_4bit(const Tensor& x, const Weight4bit& weight, const Tensor& bias
   g.m = rows;
   g.w = weight.view();
   g.transpose_w = true;
+  g.compute = gemm_precision();
   be.gemm_4bit(g);
   detail::add_bias(y, bias, rows, out);
   if (!any_requires_grad({&x, &bias})) return y;
-  auto node = std::make_shared<Linear4bitNode>(x.shape(), weight, rows);
+  auto node = std::make_shared<Linear4bitNode>(x.shape(), weight, rows, g.compute);
   return detail::record(y, node, {&x, &bias});
 }
 

@@ -67,6 +67,7 @@ Tensor LoraHook::forward(const Linear& layer, const Tensor& x) {
 
 Tensor LoraHook::merged_weight(const Linear& layer) const {
   NoGrad no_grad;
+  ops::GemmPrecision exact(DType::f32);  // a merged weight is never rounded to bf16 on the way
   const Tensor delta = ops::scale(ops::matmul(b_, a_), scale_);  // [out, r]·[r, in]
   const Tensor dense = layer.dense_weight();  // f32 when dequantised from 4 bits
   const Tensor w32 = dense.dtype() == DType::f32 ? dense : ops::cast(dense, DType::f32);

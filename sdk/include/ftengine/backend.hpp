@@ -56,6 +56,11 @@ struct MemoryStats {
 // op(B) is B stored [K, N], or stored [N, K] when trans_b (how an HF weight [out, in] is
 // read as Wᵀ). b_dtype may be bf16/f16 (frozen weights), widened to f32 inside.
 // Strides are in elements between consecutive batch items (0 repeats the same matrix).
+// compute is the operand precision: f32, or bf16 — A and B rounded to bf16 (ties to even),
+// the products summed in f32 (what torch.autocast's bf16 matmuls compute). A backend gets
+// bf16 even where precision_support() says it has no fast path (the conformance suite,
+// emulation): it then rounds the operands and runs its f32 GEMM, the same numbers up to the
+// order of the sums.
 struct GemmArgs {
   const float* a = nullptr;
   const void* b = nullptr;
@@ -68,6 +73,7 @@ struct GemmArgs {
   std::int64_t stride_a = 0, stride_b = 0, stride_c = 0;
   float alpha = 1.0f;
   bool accumulate = false;
+  DType compute = DType::f32;
 };
 
 // out[t, :] = table[ids[t], :]        table: [vocab, dim] (f32/bf16/f16), out: [n_tokens, dim]
@@ -356,7 +362,7 @@ struct Weight4bitView {
 // The GEMMs of a linear layer on a 4-bit weight, never widening all of W at once:
 //   transpose_w: c[m, rows] = a[m, cols] · Wᵀ    (forward:  y = x · Wᵀ)
 //   else:        c[m, cols] = a[m, rows] · W     (backward: dx = dy · W)
-// accumulate adds into c.
+// accumulate adds into c; compute as in GemmArgs (the dequantised tiles rounded to bf16).
 struct Gemm4bitArgs {
   const float* a = nullptr;
   float* c = nullptr;
@@ -364,6 +370,15 @@ struct Gemm4bitArgs {
   Weight4bitView w;
   bool transpose_w = true;
   bool accumulate = false;
+  DType compute = DType::f32;
+};
+
+// The GEMM operand precisions a backend runs fast (f32 always), for `train.precision` and
+// `ftengine plugins`. `how`: what runs bf16 ("AVX512-BF16", "tensor cores") when bf16 is
+// true, otherwise why it does not ("no AVX512-BF16 or AMX-BF16").
+struct PrecisionSupport {
+  bool bf16 = false;
+  std::string how;
 };
 
 class Backend : public PluginObject {
@@ -430,6 +445,9 @@ class Backend : public PluginObject {
   virtual void sgd_step(const SgdStepArgs& args);
   // The default says the backend cannot: ft::Error naming it.
   virtual void gemm_4bit(const Gemm4bitArgs& args);
+
+  // After configure(). The default: f32 only.
+  virtual PrecisionSupport precision_support() const;
 
   // Reductions read back to the host, and so wait for the device: reduce() into backend
   // memory, then one copy. For tests and tools; the training step keeps its numbers on the

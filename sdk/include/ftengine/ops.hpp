@@ -16,6 +16,23 @@
 
 namespace ft::ops {
 
+// The operand precision of every GEMM the ops run in this thread — linear, linear_4bit,
+// matmul, cross_entropy's LM head, attention_decode — as torch.autocast sets it: f32, or bf16
+// (operands rounded to bf16, products summed in f32; see GemmArgs::compute). Everything
+// else (norms, softmax, attention's fused kernel, the loss, gradients summed into f32
+// tensors) stays f32. A backward runs at the precision its forward ran with.
+DType gemm_precision();  // f32 unless a GemmPrecision scope is open
+class GemmPrecision {
+ public:
+  explicit GemmPrecision(DType compute);  // f32 or bf16, else ft::Error
+  ~GemmPrecision();
+  GemmPrecision(const GemmPrecision&) = delete;
+  GemmPrecision& operator=(const GemmPrecision&) = delete;
+
+ private:
+  DType previous_;
+};
+
 // y = x·Wᵀ (+ bias).  x: [..., in], weight: [out, in] (f32/bf16/f16), bias: [out] -> [..., out]
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 

@@ -37,7 +37,7 @@
 namespace ft {
 
 inline constexpr std::uint32_t kAbiMajor = 2;
-inline constexpr std::uint32_t kAbiMinor = 0;
+inline constexpr std::uint32_t kAbiMinor = 1;
 
 // The kinds of plugin, as the descriptor and the file name (libftengine-<kind>-<name>.so)
 // spell them. A kind is added here, with its interface header (a `comm` kind for
@@ -46,8 +46,10 @@ inline constexpr std::array<std::string_view, 4> kPluginKinds = {"backend", "mod
                                                                  "optimizer"};
 
 // The oldest minor version each kind's plugins may be built for (see the rule above).
-// 2.0 is the first of major 2, so every kind takes 2.0 and up.
-inline constexpr std::uint32_t minimum_abi_minor(std::string_view /*kind*/) { return 0; }
+// 2.1 added Backend::precision_support (and GEMM operand precision fields).
+inline constexpr std::uint32_t minimum_abi_minor(std::string_view kind) {
+  return kind == "backend" ? 1 : 0;
+}
 
 // Base of every object a plugin makes. Its vtable lives in libftengine_sdk.so, so the
 // engine can dynamic_cast what a plugin returns to the interface of its kind.

@@ -262,6 +262,54 @@ TEST_P(BackendConformance, CrossEntropyFusedWithTheHead) {
   }
 }
 
+// Every GEMM op with bf16 operands (ops::GemmPrecision): the backend rounds the same
+// operands to bf16 and sums in f32 as the CPU does, so only the order of the sums differs.
+// (A result that skipped the rounding would be off by about 2^-8, far beyond the tolerance.)
+TEST_P(BackendConformance, GemmOpsWithBf16Operands) {
+  const ops::GemmPrecision bf16(DType::bf16);
+  const double tol = 2e-4;
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {5, 70}, 40), values(be, {60, 70}, 41), values(be, {60}, 42)};
+      },
+      [](const Inputs& in) { return ops::linear(in[0], in[1], in[2]); }, tol);
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {3, 70}, 43),
+                      ops::cast(values(be, {600, 70}, 44, false), DType::bf16)};
+      },
+      [](const Inputs& in) { return ops::linear(in[0], in[1]); }, tol);
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {2, 9, 40}, 45), values(be, {2, 40, 11}, 46)};
+      },
+      [](const Inputs& in) { return ops::matmul(in[0], in[1]); }, tol);
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {2, 9, 40}, 47), values(be, {40, 11}, 48)};
+      },
+      [](const Inputs& in) { return ops::matmul(in[0], in[1]); }, tol);
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {4, 96}, 49), values(be, {40, 96}, 50, false)};
+      },
+      [](const Inputs& in) {
+        return ops::linear_4bit(in[0], ops::quantize_4bit(in[1], Quant4bitOptions{}));
+      },
+      tol);
+  expect_matches(
+      [](Backend& be) {
+        return Inputs{values(be, {2, 5, 48}, 51), values(be, {50, 48}, 52),
+                      ints(be, {3, -100, 49, 0, 7, 7, -100, 12, 1, 2}, {2, 5})};
+      },
+      [](const Inputs& in) {
+        ops::CrossEntropyOptions o;
+        o.chunk_rows = 3;
+        return ops::cross_entropy(in[0], in[1], in[2], o);
+      },
+      tol);
+}
+
 // The optimizer kernels and reductions, called directly: the same state after two steps,
 // two tensors (with and without weight decay) in each multi-tensor call.
 TEST_P(BackendConformance, OptimizerStepsAndReductions) {

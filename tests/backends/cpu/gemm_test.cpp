@@ -1,6 +1,6 @@
 // GEMM through oneDNN against a double-precision triple loop: every combination of
 // transposes, accumulate, alpha, batching, broadcast (stride 0) and padded strides, and
-// bf16/f16 B; plus the primitive cache.
+// bf16/f16 B; bf16 compute on both of its paths; plus the primitive cache.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -212,6 +212,107 @@ TEST(CpuGemm, RepeatedShapeReusesItsPrimitiveAndGivesTheSameResult) {
   backend().gemm(args_for(p, a.data(), b.data(), DType::f32, c3.data()));
   EXPECT_EQ(backend().cached_gemm_primitives(), primitives + 1);
   EXPECT_TRUE(all_close(c3, expected, 1e-5, 1e-5));
+}
+
+// compute = bf16 means: the operands rounded to bf16, the products summed in f32. So the
+// result equals the double reference on the rounded operands to f32 accuracy, and stays
+// within bf16's error of the reference on the operands as given (which, at this size,
+// it does not equal to f32 accuracy: the rounding did happen). Both paths: oneDNN's bf16
+// matmul where this CPU has one, and the rounded f32 GEMM of AVX2 machines.
+std::vector<float> rounded_to_bf16(const std::vector<float>& x) {
+  std::vector<float> out(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) out[i] = bf16_to_f32(f32_to_bf16(x[i]));
+  return out;
+}
+
+void check_bf16(GemmEngine& engine, const Problem& p, DType b_dtype, std::uint32_t seed) {
+  SCOPED_TRACE(describe(p) + " B " + std::string(dtype_name(b_dtype)));
+  const auto a = random_values(extent(p.batch, p.stride_a, p.m * p.k), seed);
+  auto b = random_values(extent(p.batch, p.stride_b, p.k * p.n), seed + 1);
+  std::vector<std::uint16_t> b_half(b_dtype == DType::f32 ? 0 : b.size());
+  for (std::size_t i = 0; i < b_half.size(); ++i) {  // B as stored, and its f32 value
+    b_half[i] = b_dtype == DType::bf16 ? f32_to_bf16(b[i]) : f32_to_f16(b[i]);
+    b[i] = b_dtype == DType::bf16 ? bf16_to_f32(b_half[i]) : f16_to_f32(b_half[i]);
+  }
+  const auto c0 = random_values(extent(p.batch, p.stride_c, p.m * p.n), seed + 2);
+  std::vector<float> c = c0;
+  GemmArgs g = args_for(p, a.data(),
+                        b_dtype == DType::f32 ? static_cast<const void*>(b.data()) : b_half.data(),
+                        b_dtype, c.data());
+  g.compute = DType::bf16;
+  engine.run(g, 2);
+  const auto exact = reference(p, rounded_to_bf16(a), rounded_to_bf16(b), c0);
+  EXPECT_TRUE(all_close(c, exact, 2e-5, 2e-5));
+  // bf16 keeps 8 bits: each operand within 2^-9 relative, so |error| <= ~2^-8 sum |a b|;
+  // with values in [-1, 1) and k terms, 2^-8 k / 4 bounds it loosely.
+  const auto given = reference(p, a, b, c0);
+  EXPECT_TRUE(all_close(c, given, 0.0, std::abs(p.alpha) * p.k / 1024.0));
+  EXPECT_FALSE(all_close(c, given, 1e-6, 1e-6));
+}
+
+TEST(CpuGemm, Bf16ComputeRoundsTheOperandsAndSumsInF32OnBothPaths) {
+  GemmEngine here;  // this CPU's path: oneDNN's bf16 matmul, native or emulated, or rounding
+  GemmEngine avx2(Bf16Gemm{false, false, "no AVX512-BF16 or AMX-BF16"});
+  const std::int64_t m = 13, n = 29, k = 37, mk = m * k, kn = k * n, mn = m * n;
+  struct Layout {
+    const char* name;
+    std::int64_t batch, sa, sb, sc;
+  };
+  const Layout layouts[] = {
+      {"single", 1, 0, 0, 0},
+      {"packed", 3, mk, kn, mn},
+      {"broadcast A", 3, 0, kn, mn},
+      {"broadcast B", 3, mk, 0, mn},
+      {"padded", 3, mk + 5, kn + 3, mn + 7},
+      {"shared C", 3, mk, kn, 0},
+  };
+  std::uint32_t seed = 500;
+  for (GemmEngine* engine : {&here, &avx2}) {
+    SCOPED_TRACE(engine == &here ? "this CPU (" + here.bf16().isa + ")" : "AVX2 path");
+    for (const Layout& layout : layouts) {
+      SCOPED_TRACE(layout.name);
+      for (bool trans_a : {false, true}) {
+        for (bool trans_b : {false, true}) {
+          for (bool accumulate : {false, true}) {
+            const Problem p{m,         n,       k,       layout.batch, layout.sa, layout.sb,
+                            layout.sc, trans_a, trans_b, accumulate,   -0.5f};
+            for (DType b_dtype : {DType::f32, DType::bf16, DType::f16})
+              check_bf16(*engine, p, b_dtype, seed += 3);
+          }
+        }
+      }
+    }
+    check_bf16(*engine, Problem{67, 130, 150, 1, 0, 0, 0, false, true, false, 1.0f}, DType::f32,
+               seed += 3);
+  }
+}
+
+// A column block read and written in place (how the 4-bit tiles run) in bf16 too.
+TEST(CpuGemm, Bf16ComputeOnRowStridedOperands) {
+  const std::int64_t m = 9, n = 12, k = 20, lda = 31, ldc = 17;
+  const auto a = random_values(m * lda, 40), b = random_values(k * n, 41);
+  const auto c0 = random_values(m * ldc, 42);
+  std::vector<float> a_packed(m * k), expected_in(m * n);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t q = 0; q < k; ++q) a_packed[i * k + q] = a[i * lda + q];
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) expected_in[i * n + j] = c0[i * ldc + j];
+  const Problem p{m, n, k, 1, 0, 0, 0, false, false, true, 1.0f};
+  const auto exact = reference(p, rounded_to_bf16(a_packed), rounded_to_bf16(b), expected_in);
+  GemmEngine here;
+  GemmEngine avx2(Bf16Gemm{false, false, "no AVX512-BF16 or AMX-BF16"});
+  for (GemmEngine* engine : {&here, &avx2}) {
+    std::vector<float> c = c0;
+    GemmArgs g = args_for(p, a.data(), b.data(), DType::f32, c.data());
+    g.compute = DType::bf16;
+    engine->run_strided(g, lda, ldc, 2);
+    std::vector<float> block(m * n);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) block[i * n + j] = c[i * ldc + j];
+    EXPECT_TRUE(all_close(block, exact, 2e-5, 2e-5));
+    for (std::int64_t i = 0; i < m; ++i)  // the columns past the block are untouched
+      for (std::int64_t j = n; j < ldc; ++j) EXPECT_EQ(c[i * ldc + j], c0[i * ldc + j]);
+  }
 }
 
 TEST(CpuGemm, RejectsAnIntegerB) {
