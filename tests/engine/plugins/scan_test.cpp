@@ -58,9 +58,8 @@ TEST(Scan, GivesEachBrokenFileItsReason) {
   EXPECT_THAT(ids(registry), ::testing::ElementsAre("adapter/wrong_interface"));
 
   const std::map<std::string, std::string> reasons = reasons_by_file(registry);
-  // README.txt, *.so.1 and the folder are not looked at. (A plugin of an older minor than
-  // its kind needs has no fixture at 2.0: every kind takes every 2.x plugin.)
-  EXPECT_EQ(reasons.size(), 6u);
+  // README.txt, *.so.1 and the folder are not looked at.
+  EXPECT_EQ(reasons.size(), 7u);
   EXPECT_EQ(reasons.at("libftengine-backend-text.so"), "not a shared library (no ELF header)");
   EXPECT_EQ(reasons.at("libftengine-backend-abi_major.so"),
             fmt::format("built for plugin ABI {}.{}, this ftengine speaks {}.{}: rebuild the "
@@ -70,6 +69,11 @@ TEST(Scan, GivesEachBrokenFileItsReason) {
             fmt::format("built for plugin ABI {}.{}, this ftengine speaks {}.{}: rebuild the "
                         "plugin against ftengine SDK {}.{}",
                         kAbiMajor, kAbiMinor + 1, kAbiMajor, kAbiMinor, kAbiMajor, kAbiMinor));
+  EXPECT_EQ(reasons.at("libftengine-backend-abi_old.so"),
+            fmt::format("built for plugin ABI {}.{}, but backend plugins need {}.1 or newer (the "
+                        "backend interface changed since in ways older plugins cannot follow): "
+                        "rebuild the plugin against ftengine SDK {}.{}",
+                        kAbiMajor, kAbiMinor - 1, kAbiMajor, kAbiMajor, kAbiMinor));
   EXPECT_EQ(reasons.at("libftengine-backend-nodesc.so"),
             "not an ftengine plugin (no ftengine_plugin_descriptor export)");
   EXPECT_EQ(reasons.at("libftengine-backend-needs_dep.so"),
@@ -82,6 +86,7 @@ TEST(Scan, GivesEachBrokenFileItsReason) {
   for (const SkippedPlugin& skipped : registry.skipped())
     EXPECT_EQ(skipped.path.parent_path(), fixture_dir("plugins_broken"));
   EXPECT_EQ(registry.find("backend", "abi_minor"), nullptr);
+  EXPECT_EQ(registry.find("backend", "abi_old"), nullptr);
   EXPECT_EQ(registry.find("widget", "thing"), nullptr);
 }
 
@@ -92,7 +97,7 @@ TEST(Scan, KeepsGoingPastBrokenFilesAndMissingDirectories) {
   EXPECT_THAT(ids(registry),
               ::testing::ElementsAre("adapter/wrong_interface", "adapter/full", "adapter/lora",
                                      "backend/basic", "backend/offline", "backend/turbo"));
-  EXPECT_EQ(registry.skipped().size(), 6u);  // the missing directory is not a skipped plugin
+  EXPECT_EQ(registry.skipped().size(), 7u);  // the missing directory is not a skipped plugin
 }
 
 TEST(Scan, ScanningAgainAddsToWhatWasFound) {
