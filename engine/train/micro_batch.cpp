@@ -1,8 +1,27 @@
 #include "engine/train/micro_batch.hpp"
 
+#include <algorithm>
+
 #include "ftengine/error.hpp"
 
 namespace ft::engine {
+
+namespace {
+
+// Slots up to and including the row's last token (padding, doc id -1, only follows it).
+std::int64_t extent(const TokenRow& row) {
+  auto n = static_cast<std::int64_t>(row.doc_ids.size());
+  while (n > 0 && row.doc_ids[static_cast<std::size_t>(n - 1)] < 0) --n;
+  return n;
+}
+
+}  // namespace
+
+std::int64_t trimmed_length(std::int64_t longest, std::int64_t seq_len) {
+  std::int64_t step = 8;
+  while (step * 16 <= longest) step *= 2;
+  return std::min(seq_len, (longest + step - 1) / step * step);
+}
 
 std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
                                            const std::vector<std::int64_t>& indices,
@@ -17,22 +36,25 @@ std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
     const auto row = [&](std::size_t r) -> const TokenRow& {
       return rows[static_cast<std::size_t>(indices[m * batch_size + r])];
     };
-    const auto length = static_cast<std::int64_t>(row(0).tokens.size());
-    places.emplace_back(static_cast<std::int64_t>(host.size()),
-                        Shape{static_cast<std::int64_t>(batch_size), length});
+    const auto seq_len = static_cast<std::int64_t>(row(0).tokens.size());
+    std::int64_t longest = 0;
     MicroBatch& batch = batches[m];
     for (std::size_t r = 0; r < batch_size; ++r) {
-      FT_CHECK(static_cast<std::int64_t>(row(r).tokens.size()) == length,
+      FT_CHECK(static_cast<std::int64_t>(row(r).tokens.size()) == seq_len,
                "make_micro_batches: rows of different lengths in one micro-batch");
+      longest = std::max(longest, extent(row(r)));
       for (std::size_t t = 0; t < row(r).tokens.size(); ++t) {
         batch.tokens += row(r).doc_ids[t] >= 0;
         batch.target_tokens += row(r).targets[t] != kIgnoreTarget;
       }
     }
+    const std::int64_t length = trimmed_length(longest, seq_len);
+    places.emplace_back(static_cast<std::int64_t>(host.size()),
+                        Shape{static_cast<std::int64_t>(batch_size), length});
     for (const auto field :
          {&TokenRow::tokens, &TokenRow::positions, &TokenRow::doc_ids, &TokenRow::targets})
       for (std::size_t r = 0; r < batch_size; ++r)
-        host.insert(host.end(), (row(r).*field).begin(), (row(r).*field).end());
+        host.insert(host.end(), (row(r).*field).begin(), (row(r).*field).begin() + length);
   }
   const Tensor upload = Tensor::from_ints(host, {static_cast<std::int64_t>(host.size())}, backend);
   for (std::size_t m = 0; m < batches.size(); ++m) {
