@@ -306,7 +306,7 @@ class Resolver {
     d.custom_template = strings_table_of(data, "custom_template");
     d.skip_bad_records = boolean_of(data, "skip_bad_records");
     d.train_on_inputs = boolean_of(data, "train_on_inputs");
-    d.packing = boolean_of(data, "packing");
+    if (data.contains("packing")) d.packing = boolean_of(data, "packing");
     if (data.contains("on_overflow")) {
       const std::string overflow = string_of(data, "on_overflow");
       d.on_overflow = overflow == "drop"    ? OverflowPolicy::drop

@@ -281,7 +281,7 @@ std::vector<Section> build_schema() {
            .type = Type::boolean,
            .doc = "Pack several examples into each sequence; they do not attend to each "
                   "other and their positions restart, so the loss is as if each ran alone.",
-           .default_value = "false"},
+           .default_doc = "`true` for `alpaca`, `chat` and `completion` data, `false` for `text`"},
           {.name = "on_overflow",
            .type = Type::string,
            .doc = "An example longer than seq_len: `truncate` it, `split` it into several "

@@ -126,7 +126,9 @@ std::string job_summary(const Job& job) {
   const DataConfig& d = job.data;
   std::string data = d.train.empty() ? std::string("(no training data)") : join_paths(d.train);
   data += fmt::format(" format={} seq_len={}{}", to_string(d.format), d.seq_len,
-                      d.packing ? " packed" : "");
+                      !d.packing   ? ""
+                      : *d.packing ? " packed"
+                                   : " unpacked");
   if (d.eval) data += fmt::format(", eval {}", d.eval->string());
   if (d.val_split > 0) data += fmt::format(", val_split={}", d.val_split);
   line("data", data);

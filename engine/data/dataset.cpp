@@ -109,7 +109,11 @@ PreparedData prepare_data(const Job& job, const Tokenizer& tokenizer,
   report.format = format;
   report.train_on_inputs = data.train_on_inputs;
   report.seq_len = data.seq_len;
-  report.packing = data.packing;
+  // Packing is exact (doc ids keep examples apart), so examples pack unless asked not to;
+  // text keeps one piece per row, its pieces being seq_len long already.
+  report.packing = data.packing.value_or(format != DataFormat::text);
+  report.packing_reason =
+      data.packing ? "data.packing" : fmt::format("the default for {} data", to_string(format));
   report.on_overflow = data.on_overflow.value_or(
       format == DataFormat::text ? OverflowPolicy::split : OverflowPolicy::truncate);
   const std::optional<ChatTemplate> chat = template_for(job, tokenizer, format, report);
@@ -151,7 +155,7 @@ PreparedData prepare_data(const Job& job, const Tokenizer& tokenizer,
   report.examples = static_cast<std::int64_t>(train.size());
 
   const SequenceOptions sequences{
-      .seq_len = data.seq_len, .packing = data.packing, .on_overflow = report.on_overflow};
+      .seq_len = data.seq_len, .packing = report.packing, .on_overflow = report.on_overflow};
   std::vector<TokenizedExample> tokenized = tokenize_all(train, t, tokenizer, data.train_on_inputs);
   {
     std::vector<std::int64_t> lengths;
@@ -252,8 +256,8 @@ std::string format_report(const DataReport& r) {
                    r.lengths.min, r.lengths.median, r.lengths.p95, r.lengths.max, r.seq_len));
   line(fmt::format("trained tokens: {} of {} ({})", r.target_tokens, c.input_tokens,
                    percent(r.target_tokens, c.input_tokens)));
-  line(fmt::format("sequences: {} of {} tokens, {}; {} non-padding (packing efficiency)", r.rows,
-                   r.seq_len, r.packing ? "packed" : "one example each",
+  line(fmt::format("sequences: {} of {} tokens, {} ({}); {} non-padding (packing efficiency)",
+                   r.rows, r.seq_len, r.packing ? "packed" : "one example each", r.packing_reason,
                    percent(c.input_tokens, c.slots)));
   return out;
 }

@@ -43,6 +43,7 @@ struct DataReport {
   bool train_on_inputs = false;
   std::int64_t seq_len = 0;
   bool packing = false;
+  std::string packing_reason;  // "data.packing", "the default for alpaca data"
   OverflowPolicy on_overflow = OverflowPolicy::truncate;
   std::vector<FileReport> files;
   std::vector<BadRecord> skipped;  // every bad record skipped

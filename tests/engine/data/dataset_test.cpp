@@ -48,7 +48,8 @@ class Dataset : public DataTest {
 
 TEST_F(Dataset, WeightsRepeatAndSubsampleEachFile) {
   const engine::PreparedData d = engine::prepare_data(
-      job("train = [\"a.jsonl\", \"b.jsonl\"]\nweights = [0.5, 2]\nseq_len = 16"), *tokenizer_);
+      job("train = [\"a.jsonl\", \"b.jsonl\"]\nweights = [0.5, 2]\nseq_len = 16\npacking = false"),
+      *tokenizer_);
   ASSERT_EQ(d.report.files.size(), 2u);
   EXPECT_EQ(d.report.files[0].used, 2);  // a seeded half of a's 4
   EXPECT_EQ(d.report.files[1].used, 4);  // b's 2, twice
@@ -57,9 +58,9 @@ TEST_F(Dataset, WeightsRepeatAndSubsampleEachFile) {
   EXPECT_EQ(p.count("b1="), 2u);
   EXPECT_EQ(p.size(), 6u);
   // The same seed picks the same half.
-  EXPECT_EQ(prompts(engine::prepare_data(
-                        job("train = [\"a.jsonl\", \"b.jsonl\"]\nweights = [0.5, 2]\nseq_len = 16"),
-                        *tokenizer_)
+  EXPECT_EQ(prompts(engine::prepare_data(job("train = [\"a.jsonl\", \"b.jsonl\"]\nweights = [0.5, "
+                                             "2]\nseq_len = 16\npacking = false"),
+                                         *tokenizer_)
                         .train),
             p);
   EXPECT_NE(error_of([&] {
@@ -69,9 +70,33 @@ TEST_F(Dataset, WeightsRepeatAndSubsampleEachFile) {
             std::string::npos);
 }
 
+// Packing is exact, so prompt/response data packs unless the job says not to; text keeps one
+// piece per row. The report says which and why.
+TEST_F(Dataset, PromptResponseDataPacksByDefaultAndTextDoesNot) {
+  const engine::PreparedData packed =
+      engine::prepare_data(job("train = \"a.jsonl\"\nseq_len = 16"), *tokenizer_);
+  EXPECT_TRUE(packed.report.packing);
+  EXPECT_EQ(packed.report.packing_reason, "the default for completion data");
+  EXPECT_LT(packed.train.rows.size(), 4u);
+  EXPECT_NE(engine::format_report(packed.report).find("packed (the default for completion data)"),
+            std::string::npos);
+  const engine::PreparedData unpacked =
+      engine::prepare_data(job("train = \"a.jsonl\"\nseq_len = 16\npacking = false"), *tokenizer_);
+  EXPECT_FALSE(unpacked.report.packing);
+  EXPECT_EQ(unpacked.report.packing_reason, "data.packing");
+  EXPECT_EQ(unpacked.train.rows.size(), 4u);
+
+  write("t.txt", "one two three four five six seven eight nine ten eleven twelve");
+  const engine::PreparedData text =
+      engine::prepare_data(job("train = \"t.txt\"\nseq_len = 16"), *tokenizer_);
+  EXPECT_EQ(text.report.format, engine::DataFormat::text);
+  EXPECT_FALSE(text.report.packing);
+  EXPECT_EQ(text.report.packing_reason, "the default for text data");
+}
+
 TEST_F(Dataset, ValSplitHoldsOutWholeExamples) {
-  const engine::PreparedData d =
-      engine::prepare_data(job("train = [\"a.jsonl\", \"b.jsonl\"]\nval_split = 0.34"), *tokenizer_);
+  const engine::PreparedData d = engine::prepare_data(
+      job("train = [\"a.jsonl\", \"b.jsonl\"]\nval_split = 0.34\npacking = false"), *tokenizer_);
   EXPECT_EQ(d.report.held_out, 2);
   ASSERT_TRUE(d.eval.has_value());
   std::multiset<std::string> all = prompts(d.train);
@@ -83,8 +108,8 @@ TEST_F(Dataset, ValSplitHoldsOutWholeExamples) {
 }
 
 TEST_F(Dataset, AnEvalFileIsMaskedAsTheTrainingData) {
-  const engine::PreparedData d =
-      engine::prepare_data(job("train = \"a.jsonl\"\neval = \"b.jsonl\"\nseq_len = 16"), *tokenizer_);
+  const engine::PreparedData d = engine::prepare_data(
+      job("train = \"a.jsonl\"\neval = \"b.jsonl\"\nseq_len = 16\npacking = false"), *tokenizer_);
   EXPECT_EQ(d.report.format, engine::DataFormat::completion);
   ASSERT_TRUE(d.eval.has_value());
   EXPECT_EQ(d.eval->rows.size(), 2u);

@@ -6,6 +6,8 @@
 // real handler, so the test does not race a `kill` against a fast run.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "tests/engine/train/train_test_util.hpp"
 
 namespace ft::testing {
@@ -90,6 +92,36 @@ TEST_F(TrainTest, AChangedJobIsRefusedUnlessForced) {
   ASSERT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_NE(forced.err.find("warning: --force: resuming "), std::string::npos) << forced.err;
   EXPECT_NE(forced.err.find("(optimizer.lr: 0.01 -> 0.02)"), std::string::npos) << forced.err;
+}
+
+// Instruction data takes the defaults that shape its micro-batches — packed rows, each
+// micro-batch cut to its longest row — and still resumes bit for bit.
+TEST_F(TrainTest, InstructionDataWithTheDefaultsResumesBitForBit) {
+  const fs::path identity =
+      fs::path(FTENGINE_SHARED_TESTDATA) / "datasets" / "llamafactory" / "identity.json";
+  if (!fs::exists(identity)) GTEST_SKIP() << "test data absent: " << identity.string();
+  // A held-out file of its first 8 records keeps the evaluations short.
+  const nlohmann::json records = nlohmann::json::parse(read_text_file(identity));
+  std::ofstream(dir_ / "held_out.json")
+      << nlohmann::json(std::vector<nlohmann::json>(records.begin(), records.begin() + 8)).dump();
+  const std::string job = fmt::format(
+      "{} --set data.train={} --set data.eval={} --set data.seq_len=128 --set train.max_steps=8",
+      kResumable, identity.string(), (dir_ / "held_out.json").string());
+  const CliResult straight = train(fmt::format("{} {}", job, out("straight")));
+  ASSERT_EQ(straight.exit_code, 0) << straight.err;
+  EXPECT_NE(straight.err.find("packed (the default for alpaca data)"), std::string::npos)
+      << straight.err;
+  {
+    ScopedEnv signal("FTENGINE_TEST_SIGNAL_AT_STEP", "5");
+    ASSERT_EQ(train(fmt::format("-q {} {}", job, out("resumed"))).exit_code, 130);
+  }
+  ASSERT_EQ(train(fmt::format("-q {} {} --resume", job, out("resumed"))).exit_code, 0);
+  const std::vector<nlohmann::json> a = read_metrics(dir_ / "straight");
+  const std::vector<nlohmann::json> b = read_metrics(dir_ / "resumed");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(numbers_of(a[i]), numbers_of(b[i])) << i;
+  EXPECT_TRUE(file_bytes(dir_ / "straight/adapter/adapter_model.safetensors") ==
+              file_bytes(dir_ / "resumed/adapter/adapter_model.safetensors"));
 }
 
 TEST_F(TrainTest, ResumeWithoutACheckpointSaysSo) {
