@@ -64,7 +64,8 @@ std::optional<Timed> time_matmul(const dnnl::engine& engine, Shape s, dt in_type
     if (i >= 2) seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
   }
   std::sort(seconds.begin(), seconds.end());
-  const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+  const double flops =
+      2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
   return Timed{flops / seconds[seconds.size() / 2] / 1e9, pd.impl_info_str()};
 }
 
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
     for (const Shape& s : shapes) {
       const std::optional<Timed> t = time_matmul(engine, s, type, repeats);
       if (!t) {
-        fmt::print("gemm {} {}x{}x{} n/a (oneDNN has no {} matmul here)\n", name, s.m, s.n, s.k, name);
+        fmt::print("gemm {} {}x{}x{} n/a (oneDNN has no {} matmul here)\n", name, s.m, s.n, s.k,
+                   name);
         continue;
       }
       fmt::print("gemm {} {}x{}x{} {:.1f} GFLOP/s {}\n", name, s.m, s.n, s.k, t->gflops, t->kernel);

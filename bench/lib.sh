@@ -55,15 +55,14 @@ print(f"{statistics.median(timed):.1f}" if timed else "n/a")
 PY
 }
 
-# find_torch_python: sets PYTHON (unless set) to the first of python3, /usr/bin/python3 that
-# imports torch; leaves it empty when none does.
-find_torch_python() {
+# find_peer_python ROOT: sets PYTHON (unless set) to ROOT/.venv-bench/bin/python, the venv
+# `scripts/setup.sh --bench` fills with PyPI's torch, transformers and peft; leaves it empty
+# when that python cannot import them.
+find_peer_python() {
   [[ -n ${PYTHON:-} ]] && return 0
-  local candidate
-  for candidate in python3 /usr/bin/python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
-      PYTHON=$candidate
-      return 0
-    fi
-  done
+  local candidate=$1/.venv-bench/bin/python
+  if [[ -x $candidate ]] && "$candidate" -c 'import torch, transformers, peft' 2>/dev/null; then
+    PYTHON=$candidate
+  fi
+  return 0
 }

@@ -47,7 +47,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FTENGINE=${FTENGINE:-$ROOT/build/bin/ftengine}
 GEMM_RATE=${GEMM_RATE:-$(dirname "$FTENGINE")/ftengine-bench-gemm-rate}
-PYTHON=${PYTHON:-$ROOT/.venv-bench/bin/python}
 THREADS=${THREADS:-$(nproc)}
 STEPS=${STEPS:-5}
 WARMUP=${WARMUP:-2}
@@ -62,11 +61,13 @@ die() { echo "train_vs_torch: $*" >&2; exit 2; }
 [[ -x $FTENGINE ]] || die "$FTENGINE not found; build ftengine first or set FTENGINE"
 [[ -x $GEMM_RATE ]] || die "$GEMM_RATE not found; ninja -C build bin/ftengine-bench-gemm-rate"
 [[ -x /usr/bin/time ]] || die "needs GNU time for peak RSS (apt-get install time)"
-"$PYTHON" -c 'import torch, transformers, peft' 2>/dev/null ||
-  die "$PYTHON cannot import torch, transformers and peft; run scripts/setup.sh --bench or set PYTHON"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+find_peer_python "$ROOT"
+"${PYTHON:-false}" -c 'import torch, transformers, peft' 2>/dev/null ||
+  die "${PYTHON:-.venv-bench/bin/python} cannot import torch, transformers and peft;" \
+      "run scripts/setup.sh --bench or set PYTHON"
 for size in "${SIZES[@]}"; do bench_inputs "$FTENGINE" "$WORK" "$size"; done
 bench_rows "$WORK" "$SEQ_LEN" "$PYTHON"
 ROWS=$WORK/data/rows-$SEQ_LEN.jsonl

@@ -72,6 +72,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpointing", action="store_true",
+                    help="activation checkpointing: transformers' gradient_checkpointing_enable()")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -95,6 +97,9 @@ def main():
         p.data = p.data.float()
     trainable = sum(p.numel() for p in params)
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    if args.checkpointing:
+        # Non-reentrant: works with a frozen embedding, no enable_input_require_grads needed.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -109,7 +114,8 @@ def main():
         inputs, targets = batch[:, :-1], batch[:, 1:]
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=inputs).logits
+            # use_cache=False: a training step has no use for a KV cache.
+            logits = model(input_ids=inputs, use_cache=False).logits
             # As transformers' own causal-LM loss computes it: logits upcast to f32.
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
         loss.backward()
@@ -134,6 +140,7 @@ def main():
         "threads": torch.get_num_threads(),
         "batch": args.batch,
         "seq_len": args.seq_len,
+        "checkpointing": args.checkpointing,
         "parameters": total,
         "trainable": trainable,
         "timed_steps": args.steps,
