@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the bench scripts (source it): a model and the quickstart data made once in a
 # work directory, rows of whole documents for comparing a step with a peer, and the median
 # step speed of a run.
@@ -19,14 +20,14 @@ bench_inputs() {
 # lines joined into documents of at least 2 x SEQ_LEN bytes (made unless already there).
 # With packing off and on_overflow "truncate", ftengine makes each document one full row:
 # BOS and its first SEQ_LEN - 1 bytes, plain causal attention, positions 0..SEQ_LEN-1 and no
-# padding, which is the batch a transformers peer builds from the same file (its tokenizer
-# adds the BOS; labels = input_ids). Packed quickstart lines would need per-document
-# attention masks on the peer's side instead.
+# padding, SEQ_LEN targets (the last one is the token after the row): the batch a
+# transformers peer builds from the same file (its tokenizer adds the BOS). Packed quickstart
+# lines would need per-document attention masks on the peer's side instead.
 bench_rows() {
   local work=$1 seq_len=$2
   [[ -f $work/data/rows-$seq_len.jsonl ]] && return 0
   "${3:-python3}" - "$work/data/train.jsonl" "$work/data/rows-$seq_len.jsonl" "$seq_len" <<'PY'
-import json, sys
+import json, os, sys
 src, dst, seq_len = sys.argv[1], sys.argv[2], int(sys.argv[3])
 docs, doc = [], ""
 for line in open(src):
@@ -38,7 +39,6 @@ for line in open(src):
 with open(dst + ".tmp", "w") as f:
     for d in docs:
         f.write(json.dumps({"text": d}) + "\n")
-import os
 os.replace(dst + ".tmp", dst)
 PY
 }
