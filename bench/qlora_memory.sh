@@ -16,15 +16,18 @@
 #   qlora       QLoRA (NF4, double-quantised, block 64); embeddings, lm_head and norms f32
 #   qlora-bf16  QLoRA on the bf16 checkpoint; embeddings, lm_head and norms bf16 (the usual
 #               QLoRA recipe: bnb_4bit_compute_dtype and torch_dtype bf16)
-#   torch-lora  PyTorch fp32 LoRA, bench/torch/lora_bench.py (when a python with torch is
-#               found; see bench/train_vs_torch.sh for how to install it)
+#   torch-lora  transformers + PEFT f32 LoRA, bench/torch/peft_bench.py, the peer of
+#               bench/train_vs_torch.sh (when .venv-bench or PYTHON imports torch,
+#               transformers and peft: scripts/setup.sh --bench); checkpointing on is
+#               transformers' gradient_checkpointing_enable(); it reads bench_rows' whole
+#               documents (the same shapes; it has no per-document attention for packed rows)
 #
 # For each: peak resident memory of the whole process (GNU time's "Maximum resident set
 # size", as /usr/bin/time -v reports it), the frozen base's bytes as stored (the adapter's
 # log line) and the median tokens/s of the steps after the first WARMUP; then the ratios the
 # QLoRA issue sets targets for. Run it on an otherwise idle machine.
 #
-# Environment: FTENGINE, PYTHON, THREADS (default: all cores), STEPS (default 6), WARMUP
+# Environment: FTENGINE, PYTHON (default .venv-bench/bin/python), THREADS (default: all cores), STEPS (default 6), WARMUP
 # (default 2), PRESET (default bench-125m), METHODS (default all of the above that can run),
 # WORK (default /tmp/ftengine-qlora-bench, reused).
 set -euo pipefail
@@ -41,9 +44,10 @@ PRESET=${PRESET:-bench-125m}
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-find_torch_python
+find_peer_python "$ROOT"
 bench_inputs "$FTENGINE" "$WORK" "$PRESET"
 bench_inputs "$FTENGINE" "$WORK" "$PRESET" bf16
+[[ -n ${PYTHON:-} ]] && bench_rows "$WORK" 256 "$PYTHON"
 DATA=$WORK/data
 
 declare -A SETS=(
@@ -93,9 +97,9 @@ for checkpointing in false true; do
     echo "torch-lora, checkpointing $checkpointing ..." >&2
     flag=()
     [[ $checkpointing == true ]] && flag=(--checkpointing)
-    /usr/bin/time -v "$PYTHON" "$ROOT/bench/torch/lora_bench.py" --model "$WORK/$PRESET" \
-      --method lora --threads "$THREADS" --warmup "$WARMUP" --steps "$((STEPS - WARMUP))" \
-      "${flag[@]}" >"$log" 2>&1
+    /usr/bin/time -v "$PYTHON" "$ROOT/bench/torch/peft_bench.py" --model "$WORK/$PRESET" \
+      --data "$WORK/data/rows-256.jsonl" --method lora --threads "$THREADS" \
+      --warmup "$WARMUP" --steps "$((STEPS - WARMUP))" "${flag[@]}" >"$log" 2>&1
     RSS[$key]=$(max_rss_mib "$log")
     SPEED[$key]=$("$PYTHON" -c 'import json, sys
 print(next(json.loads(l) for l in open(sys.argv[1]) if l.startswith("{"))["tokens_per_second"])' "$log")

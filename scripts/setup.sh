@@ -7,7 +7,12 @@
 #
 #   scripts/setup.sh           # build and test
 #   scripts/setup.sh --bench   # also what bench/train_vs_torch.sh compares against:
-#                              # Debian's PyTorch with OpenBLAS
+#                              # PyPI's torch, transformers and peft in ./.venv-bench
+#
+# The bench venv is separate from the test venv because PyPI's torch pulls its CUDA
+# libraries as wheels (about 2.8 GB; it imports fine without a GPU): the test suite never
+# needs them. Both come from PyPI only, no extra index, so that the peer is the stack users
+# actually install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +25,8 @@ packages=(
   python3-venv
   hipcc libamdhip64-dev   # the rocm backend plugin builds everywhere; it needs a GPU only to run
 )
-[[ ${1:-} == --bench ]] && packages+=(python3-torch libopenblas0-pthread)
+bench=false
+[[ ${1:-} == --bench ]] && bench=true
 
 missing=()
 for p in "${packages[@]}"; do
@@ -53,4 +59,15 @@ if ! .venv/bin/python -c 'import safetensors.numpy, numpy, gguf' 2>/dev/null; th
   .venv/bin/pip install -q --disable-pip-version-check "${oracles[@]}" ||
     echo "setup: warning: pip could not install ${oracles[*]}; the tests that compare" \
          "against them will skip" >&2
+fi
+
+# The benchmark peer (bench/train_vs_torch.sh): transformers' LlamaForCausalLM + PEFT on
+# PyPI's torch, which brings its own BLAS (no system OpenBLAS needed).
+if $bench; then
+  peer=(torch transformers peft)
+  if ! .venv-bench/bin/python -c 'import torch, transformers, peft' 2>/dev/null; then
+    echo "setup: benchmark peer into .venv-bench: ${peer[*]} (torch's CUDA wheels: ~2.8 GB)"
+    /usr/bin/python3 -m venv .venv-bench
+    .venv-bench/bin/pip install -q --disable-pip-version-check "${peer[@]}"
+  fi
 fi

@@ -4,7 +4,8 @@ loss curve with (not a test; it takes a minute).
 
     ftengine init-model --preset tiny --out models/tiny
     ftengine init-data --preset quickstart --out data/quickstart
-    python3 bench/torch/quickstart_reference.py --model models/tiny --data data/quickstart
+    .venv-bench/bin/python bench/torch/quickstart_reference.py --model models/tiny \
+        --data data/quickstart          # any python with torch; scripts/setup.sh --bench
 
 Packs train.jsonl and val.jsonl as engine/data/text_dataset.hpp does (BOS + text + EOS per
 line, rows of seq_len, targets carried across row cuts, none after EOS, positions and
@@ -29,7 +30,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lora_bench import IGNORE, apply_lora, load_model  # noqa: E402
+from llama_reference import IGNORE, apply_lora, load_model  # noqa: E402
 
 
 def bytes_to_unicode():

@@ -1,27 +1,20 @@
 #!/usr/bin/env python3
-"""PyTorch side of bench/train_vs_torch.sh: training step time of a Llama with LoRA or full
-fine-tuning, on the model directory ftengine's `init-model` writes.
+"""A Llama with LoRA written out in plain PyTorch, for bench/torch/quickstart_reference.py:
+the model directory ftengine's `init-model` writes, loaded as transformers'
+LlamaForCausalLM computes it (RMSNorm, rotate-half RoPE, GQA attention with SDPA when torch
+has it, SwiGLU MLP), LoRA as PEFT initialises it (A kaiming-uniform, B zero, scale
+alpha / r, every linear layer but lm_head).
 
-    python3 bench/torch/lora_bench.py --model models/bench-25m --method lora --threads 2
-
-Prints one JSON line: median step time and tokens/s over the timed steps (after warm-up).
-
-Everything is written here, in plain PyTorch, so the peer is the same on every machine: a
-Llama as transformers' LlamaForCausalLM computes it (RMSNorm, rotate-half RoPE, GQA
-attention with SDPA when torch has it, SwiGLU MLP), LoRA as PEFT initialises it (A
-kaiming-uniform, B zero, scale alpha / r, every linear layer but lm_head), AdamW, gradient
-clipping. No transformers or peft needed; torch only (1.13 works: Debian's python3-torch).
-quickstart_reference.py imports the model from here.
+It is here rather than transformers because the quickstart reference trains on packed rows
+(positions and attention restarting per document), which this model takes as positions and
+doc_ids; torch only (1.13 works). The training benchmark's peer is transformers + PEFT
+itself: bench/torch/peft_bench.py.
 """
-import argparse
+
 import json
 import math
 import os
-import platform
-import statistics
 import struct
-import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -222,79 +215,3 @@ def apply_lora(model, r, alpha):
             if isinstance(child, nn.Linear):
                 setattr(module, name, LoraLinear(child, r, alpha))
     return [p for p in model.parameters() if p.requires_grad]
-
-
-# ---- benchmark ---------------------------------------------------------------------------
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True,
-                    help="model directory (config.json, model.safetensors)")
-    ap.add_argument("--method", choices=["lora", "full"], default="lora")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--seq-len", type=int, default=256)
-    ap.add_argument("--r", type=int, default=8)
-    ap.add_argument("--alpha", type=float, default=16.0)
-    ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--grad-clip", type=float, default=1.0)
-    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--checkpointing", action="store_true",
-                    help="activation checkpointing: keep each block's input, recompute it")
-    args = ap.parse_args()
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    model = load_model(args.model)
-    model.checkpointing = args.checkpointing
-    total = sum(p.numel() for p in model.parameters())
-    if args.method == "lora":
-        params = apply_lora(model, args.r, args.alpha)
-    else:
-        params = list(model.parameters())
-    trainable = sum(p.numel() for p in params)
-    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
-
-    vocab = model.config["vocab_size"]
-    # Random tokens: the step time does not depend on what the tokens are.
-    tokens = torch.randint(0, vocab, (args.batch, args.seq_len + 1))
-    inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
-    times, losses = [], []
-    for step in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
-        loss = model(inputs, targets)
-        loss.backward()
-        if args.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        if step >= args.warmup:
-            times.append(time.perf_counter() - t0)
-
-    median = statistics.median(times)
-    print(json.dumps({
-        "peer": "pytorch",
-        "torch": torch.__version__,
-        "method": args.method,
-        "threads": torch.get_num_threads(),
-        "batch": args.batch,
-        "seq_len": args.seq_len,
-        "checkpointing": args.checkpointing,
-        "parameters": total,
-        "trainable": trainable,
-        "timed_steps": args.steps,
-        "step_s_median": round(median, 5),
-        "step_s_min": round(min(times), 5),
-        "tokens_per_second": round(args.batch * args.seq_len / median, 1),
-        "loss_first": round(losses[0], 4),
-        "loss_last": round(losses[-1], 4),
-        "machine": platform.processor() or platform.machine(),
-    }))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
