@@ -1,5 +1,6 @@
 // The cuda plugin's half of the GPU backend: its name, its rank under backend = "auto", and
-// GEMMs through cuBLAS.
+// GEMMs through cuBLAS: f32 (cublasSgemm, the default math mode: no TF32) and bf16 operands
+// with f32 accumulation on tensor cores.
 #include <cublas_v2.h>
 #include <fmt/format.h>
 
@@ -21,30 +22,31 @@ void check(cublasStatus_t status, const char* what) {
 // gets B first, with the row-major strides as its leading dimensions.
 class Cublas final : public Blas {
  public:
-  explicit Cublas(Stream stream) {
+  Cublas(Stream stream, int device) : bf16_(bf16_support(device).bf16) {
     check(cublasCreate(&handle_), "creating a handle");
     check(cublasSetStream(handle_, static_cast<cudaStream_t>(stream)), "setting the stream");
   }
   ~Cublas() override { cublasDestroy(handle_); }
 
-  bool has_half_gemm() const override { return true; }
+  bool has_bf16_gemm() const override { return bf16_; }
 
-  void gemm_half(const GemmArgs& g, const void* a_half, Stored half) override {
-    const cudaDataType_t type = half == Stored::bf16 ? CUDA_R_16BF : CUDA_R_16F;
-    const std::int64_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n, ldc = g.n;
+  // bf16 A and B, f32 C, CUBLAS_COMPUTE_32F: the products summed in f32 on tensor cores. Not
+  // the _FAST_16BF or _FAST_TF32 compute types, which would round further.
+  void gemm_bf16(const GemmArgs& g, const void* a_bf16, std::int64_t ldc) override {
+    const std::int64_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n;
+    ldc = ldc != 0 ? ldc : g.n;
     const float alpha = g.alpha, beta = g.accumulate ? 1.0f : 0.0f;
     const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    const auto* a = static_cast<const std::uint16_t*>(a_half);
-    const auto* b = static_cast<const std::uint16_t*>(g.b);
     const bool batched = g.batch > 1;
     check(cublasGemmStridedBatchedEx(
               handle_, op_b, op_a, static_cast<int>(g.n), static_cast<int>(g.m),
-              static_cast<int>(g.k), &alpha, b, type, static_cast<int>(ldb),
-              batched ? g.stride_b : 0, a, type, static_cast<int>(lda), batched ? g.stride_a : 0,
-              &beta, g.c, CUDA_R_32F, static_cast<int>(ldc), batched ? g.stride_c : 0,
-              static_cast<int>(g.batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-          "gemm_strided_batched_ex");
+              static_cast<int>(g.k), &alpha, g.b, CUDA_R_16BF, static_cast<int>(ldb),
+              batched ? g.stride_b : 0, a_bf16, CUDA_R_16BF, static_cast<int>(lda),
+              batched ? g.stride_a : 0, &beta, g.c, CUDA_R_32F, static_cast<int>(ldc),
+              batched ? g.stride_c : 0, static_cast<int>(g.batch), CUBLAS_COMPUTE_32F,
+              CUBLAS_GEMM_DEFAULT),
+          "gemm_strided_batched_ex (bf16)");
   }
 
   void gemm(const GemmArgs& g, std::int64_t lda, std::int64_t ldc) override {
@@ -79,12 +81,39 @@ class Cublas final : public Blas {
                                           static_cast<std::size_t>(g.n) * sizeof(float), stream));
   }
 
+  bool bf16_;
   cublasHandle_t handle_ = nullptr;
 };
 
 }  // namespace
 
-std::unique_ptr<Blas> make_blas(Stream stream) { return std::make_unique<Cublas>(stream); }
+// bf16 tensor cores came with Ampere (compute capability 8.0); the plugin is built for
+// sm_80 and sm_90.
+PrecisionSupport bf16_support(int device) {
+  int count = 0;
+  const cudaError_t error = cudaGetDeviceCount(&count);
+  if (error != cudaSuccess || count == 0) {
+    static_cast<void>(cudaGetLastError());  // not a launch error
+    return {false, error != cudaSuccess
+                       ? fmt::format("no CUDA device: {}", cudaGetErrorString(error))
+                       : std::string("no CUDA device found")};
+  }
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return {false, fmt::format("cannot read the compute capability of CUDA device {} (of {})",
+                               device, count)};
+  }
+  if (major >= 8) return {true, "tensor cores (cuBLAS, f32 accumulation)"};
+  return {false, fmt::format("bf16 tensor cores need compute capability 8.0, CUDA device {} has "
+                             "{}.{}",
+                             device, major, minor)};
+}
+
+std::unique_ptr<Blas> make_blas(Stream stream, int device) {
+  return std::make_unique<Cublas>(stream, device);
+}
 
 Platform platform() { return {"cuda", 20}; }  // above rocm (10) and the CPU (0)
 

@@ -126,7 +126,7 @@ Stream GpuBackend::stream() {
   gpuStream_t s = nullptr;
   check(gpuStreamCreate(&s), "creating a stream");
   stream_ = s;
-  blas_ = make_blas(stream_);
+  blas_ = make_blas(stream_, device_);
   // The constant tables the 4-bit kernels read.
   const auto upload = [&](const float* host, std::size_t n) {
     void* p = nullptr;
@@ -202,22 +202,74 @@ void GpuBackend::release_cached_memory() {
 
 // ---- GEMMs ---------------------------------------------------------------------------------
 
+void GpuBackend::gemm_at_precision(const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
+  if (g.compute == DType::bf16) return gemm_bf16(g, lda, ldc);
+  blas_->gemm(g, lda, ldc);
+}
+
+void GpuBackend::gemm_bf16(const GemmArgs& args, std::int64_t lda, std::int64_t ldc) {
+  const Stream s = stream();
+  // Tensor cores take the bf16 bits; the f32 GEMM takes the same values widened back to f32.
+  const bool tensor_cores = blas_->has_bf16_gemm();
+  const Stored operand = tensor_cores ? Stored::bf16 : Stored::f32;
+  const std::size_t operand_bytes = tensor_cores ? sizeof(std::uint16_t) : sizeof(float);
+  // Each operand as stored: items (1 where its stride repeats one matrix) of rows x cols,
+  // rounded into packed copies: the GEMM then runs on those with packed strides.
+  const bool batched = args.batch > 1;
+  const std::int64_t items_a = batched && args.stride_a != 0 ? args.batch : 1;
+  const std::int64_t items_b = batched && args.stride_b != 0 ? args.batch : 1;
+  const std::int64_t rows_a = args.trans_a ? args.k : args.m,
+                     cols_a = args.trans_a ? args.m : args.k;
+  const std::int64_t rows_b = args.trans_b ? args.n : args.k,
+                     cols_b = args.trans_b ? args.k : args.n;
+  GemmArgs packed = args;
+  packed.stride_a = items_a > 1 ? rows_a * cols_a : 0;
+  packed.stride_b = items_b > 1 ? rows_b * cols_b : 0;
+  const Scratch a(*this, static_cast<std::size_t>(items_a * rows_a * cols_a) * operand_bytes);
+  launch_round_to_bf16(args.a, Stored::f32, items_a, args.stride_a, rows_a, cols_a,
+                       lda != 0 ? lda : cols_a, a.as<void>(), operand, s);
+  // A bf16 weight is already what tensor cores read: no copy of it (an LM head's is large).
+  const bool b_in_place = tensor_cores && args.b_dtype == DType::bf16;
+  const Scratch b(
+      *this, b_in_place ? 0 : static_cast<std::size_t>(items_b * rows_b * cols_b) * operand_bytes);
+  if (b_in_place) {
+    packed.stride_b = args.stride_b;
+  } else {
+    launch_round_to_bf16(args.b, stored(args.b_dtype, "gemm B"), items_b, args.stride_b, rows_b,
+                         cols_b, cols_b, b.as<void>(), operand, s);
+    packed.b = b.as<void>();
+  }
+  check_launch("gemm (rounding the operands to bf16)");
+  if (tensor_cores) return blas_->gemm_bf16(packed, a.as<void>(), ldc);
+  packed.a = a.as<float>();
+  packed.b_dtype = DType::f32;
+  blas_->gemm(packed, 0, ldc);
+}
+
 void GpuBackend::gemm_widened(
     const float* a, float* c, std::int64_t m, bool transpose_w, bool accumulate, std::int64_t rows,
-    std::int64_t cols, const std::function<void(std::int64_t, std::int64_t, float*)>& widen) {
+    std::int64_t cols, DType compute,
+    const std::function<void(std::int64_t, std::int64_t, float*)>& widen) {
   constexpr std::size_t kDeviceTileBytes = std::size_t{64} << 20;  // bigger tiles: fewer launches
   const RowTiledWeight w{rows, cols, widen};
   const Scratch tile(
       *this, static_cast<std::size_t>(rows_per_tile(w, kDeviceTileBytes) * cols) * sizeof(float));
   gemm_by_row_tiles(
       a, c, m, transpose_w, accumulate, w,
-      [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) { blas_->gemm(g, lda, ldc); },
+      [&](const GemmArgs& g, std::int64_t lda, std::int64_t ldc) {
+        GemmArgs at = g;
+        at.compute = compute;  // bf16: each widened tile rounded as it is multiplied
+        gemm_at_precision(at, lda, ldc);
+      },
       tile.as<float>(), kDeviceTileBytes);
 }
 
 void GpuBackend::gemm(const GemmArgs& args) {
   if (args.m < 0 || args.n < 0 || args.k < 0 || args.batch < 0)
     throw Error(fmt::format("{} backend: gemm with a negative size", name()));
+  if (args.compute != DType::f32 && args.compute != DType::bf16)
+    throw Error(fmt::format("{} backend: gemm compute precision {}, expected f32 or bf16", name(),
+                            dtype_name(args.compute)));
   if (args.m == 0 || args.n == 0 || args.batch == 0) return;
   if (args.batch > 1 && args.stride_c == 0) {
     // Every item writes the same C: one at a time, in order, as the formula reads. The BLAS
@@ -234,29 +286,26 @@ void GpuBackend::gemm(const GemmArgs& args) {
     return;
   }
   const Stream s = stream();
-  if (args.b_dtype == DType::f32) return blas_->gemm(args, 0, 0);
+  // C = 0 (or unchanged): no operand is read, whatever its dtype. (The row tiles below would
+  // skip an empty W and leave C as it was.)
+  if (args.k == 0) return blas_->gemm(args, 0, 0);
+  // bf16 on tensor cores: a bf16 B is read in place, any other rounded once; never widened.
+  if (args.compute == DType::bf16 && blas_->has_bf16_gemm()) return gemm_bf16(args, 0, 0);
+  if (args.b_dtype == DType::f32) return gemm_at_precision(args, 0, 0);
+  // A bf16/f16 B on the f32 GEMM (compute f32, or bf16 on rounded values): widened to f32
+  // first, so compute f32 never multiplies in half precision.
   const Stored type = stored(args.b_dtype, "gemm B");
-  if (blas_->has_half_gemm() && args.k > 0) {
-    // Half-precision products with f32 accumulation: A rounded to B's dtype.
-    const std::int64_t a_elements = args.batch > 1 && args.stride_a != 0
-                                        ? args.stride_a * (args.batch - 1) + args.m * args.k
-                                        : args.m * args.k;
-    const Scratch a_half(*this, static_cast<std::size_t>(a_elements) * 2);
-    launch_cast(args.a, Stored::f32, a_half.as<void>(), type, a_elements, s);
-    check_launch("gemm (rounding A)");
-    return blas_->gemm_half(args, a_half.as<void>(), type);
-  }
   if (args.batch == 1 && !args.trans_a && args.alpha == 1.0f) {
     // One frozen weight, as linear layers use it: trans_b means B stored [n, k] is W[n, k].
     const std::int64_t rows = args.trans_b ? args.n : args.k, cols = args.trans_b ? args.k : args.n;
     const auto* bytes = static_cast<const std::uint16_t*>(args.b);
-    gemm_widened(args.a, args.c, args.m, args.trans_b, args.accumulate, rows, cols,
+    gemm_widened(args.a, args.c, args.m, args.trans_b, args.accumulate, rows, cols, args.compute,
                  [&](std::int64_t first, std::int64_t n, float* out) {
                    launch_cast(bytes + first * cols, type, out, Stored::f32, n * cols, s);
                  });
     return check_launch("gemm (widening B)");
   }
-  // Batched or scaled: widen every B item, then one f32 GEMM.
+  // Batched or scaled: widen every B item, then one GEMM.
   const bool one_b = args.batch == 1 || args.stride_b == 0;
   const std::int64_t matrix = args.k * args.n, items = one_b ? 1 : args.batch;
   const Scratch wide(*this, static_cast<std::size_t>(matrix * items) * sizeof(float));
@@ -269,7 +318,7 @@ void GpuBackend::gemm(const GemmArgs& args) {
   widened.b = wide.as<float>();
   widened.b_dtype = DType::f32;
   widened.stride_b = one_b ? 0 : matrix;
-  blas_->gemm(widened, 0, 0);
+  gemm_at_precision(widened, 0, 0);
 }
 
 void GpuBackend::gemm_4bit(const Gemm4bitArgs& args) {
@@ -277,6 +326,9 @@ void GpuBackend::gemm_4bit(const Gemm4bitArgs& args) {
   if (v.block_size < 2 || v.rows < 0 || v.cols < 0)
     throw Error(fmt::format(
         "{} backend: gemm_4bit: a 4-bit weight needs rows, cols and a block size", name()));
+  if (args.compute != DType::f32 && args.compute != DType::bf16)
+    throw Error(fmt::format("{} backend: gemm_4bit compute precision {}, expected f32 or bf16",
+                            name(), dtype_name(args.compute)));
   const Stream s = stream();
   Weight4bit w;
   w.packed = v.packed;
@@ -290,8 +342,9 @@ void GpuBackend::gemm_4bit(const Gemm4bitArgs& args) {
   w.absmax_scales = v.absmax_scales;
   w.dynamic_map = dynamic_map_;
   w.absmax_offset = v.absmax_offset;
+  // compute = bf16: each dequantised tile goes through the bf16 GEMM (gemm_widened).
   gemm_widened(args.a, args.c, args.m, args.transpose_w, args.accumulate, v.rows, v.cols,
-               [&](std::int64_t first, std::int64_t n, float* out) {
+               args.compute, [&](std::int64_t first, std::int64_t n, float* out) {
                  launch_dequantize_4bit(w, first * v.cols, n * v.cols, out, s);
                });
   check_launch("gemm_4bit");

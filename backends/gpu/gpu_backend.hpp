@@ -3,10 +3,13 @@
 // it was asked for, and a freed block is safe to hand out again at once), GEMMs through the
 // plugin's BLAS (cuBLAS, or the project's own GEMM for rocm).
 //
-// Precision follows the weights: a GEMM on a bf16/f16 weight (model.dtype = "bf16") runs
-// in that dtype with f32 accumulation (the activation is rounded to it) where the BLAS has
-// such a GEMM (cuBLAS); on f32 weights, and everything else, compute is f32. Optimizer
-// state and trainable weights are f32 always.
+// Precision is the job's (train.precision, through ft::GemmArgs::compute), never the
+// weights': compute = f32 is an f32 GEMM whatever B is stored in (a bf16/f16 weight widened
+// to f32 a tile at a time); compute = bf16 rounds A and B to bf16 on the device
+// (round_bf16.cu) and multiplies them with f32 accumulation: on tensor cores where the BLAS
+// has a bf16 GEMM (cuBLAS, compute capability 8.0 and newer), else by the f32 GEMM on the
+// rounded values (the rocm plugin's own GEMM), the same numbers more slowly. Optimizer state
+// and trainable weights are f32 always.
 //
 // Nothing touches the device until it is first needed: probe() is safe on a machine
 // without one, and says why it cannot run there.
@@ -24,23 +27,28 @@
 
 namespace ft::backends::gpu {
 
-// The f32 GEMM of the vendor library: ft::GemmArgs's meaning (row-major, batched with
-// strides, alpha, accumulate, B f32); lda and ldc are the row strides of A as stored and of
-// C (0: packed). Batch items always write distinct C (GpuBackend::gemm runs items that
-// share one a call each).
+// The GEMMs of the plugin's BLAS: ft::GemmArgs's meaning (row-major, batched with strides,
+// alpha, accumulate). lda and ldc are the row strides of A as stored and of C (0: packed).
+// Batch items always write distinct C (GpuBackend::gemm runs items that share one a call
+// each).
 class Blas {
  public:
   virtual ~Blas() = default;
+  // A and B f32, f32 products (args.compute is the caller's business).
   virtual void gemm(const GemmArgs& args, std::int64_t lda, std::int64_t ldc) = 0;
-  // Whether gemm_half() exists; without it the backend widens B and calls gemm().
-  virtual bool has_half_gemm() const { return false; }
-  // The same with A given in `half` (a_half, laid out as args.a) and B stored in `half`
-  // (bf16 or f16): half-precision products (tensor cores), f32 accumulation, f32 C.
-  virtual void gemm_half(const GemmArgs&, const void* /*a_half*/, Stored /*half*/) {}
+  // Whether gemm_bf16() exists; without it a bf16 GEMM runs gemm() on rounded operands.
+  virtual bool has_bf16_gemm() const { return false; }
+  // The same with bf16 operands: A packed at a_bf16 (args.a's layout, rows unstrided), B
+  // bf16 at args.b; f32 accumulation, f32 C.
+  virtual void gemm_bf16(const GemmArgs& /*args*/, const void* /*a_bf16*/, std::int64_t /*ldc*/) {}
 };
 
 // Each GPU plugin defines these (backends/cuda, backends/rocm).
-std::unique_ptr<Blas> make_blas(Stream stream);
+// `device` is the current device when the BLAS is made.
+std::unique_ptr<Blas> make_blas(Stream stream, int device);
+// Whether the plugin's BLAS runs bf16 fast on `device`, and on what, or why not; safe on a
+// machine without a device (it says so).
+PrecisionSupport bf16_support(int device);
 // "cuda", "rocm"; and the priority under backend = "auto".
 struct Platform {
   const char* name;
@@ -58,6 +66,7 @@ class GpuBackend final : public Backend {
   // [backend] device: the index this object runs on; before the first memory or kernel call.
   void configure(const Options& options) override;
   int device() const override { return device_; }
+  PrecisionSupport precision_support() const override { return bf16_support(device_); }
   void* native_stream() override { return stream(); }
 
   void* allocate(std::size_t bytes) override;
@@ -105,10 +114,15 @@ class GpuBackend final : public Backend {
   // After the host has waited for the device: a bad target a kernel flagged since the last
   // check, as an ft::Error (kernels cannot throw, and checking at each launch would wait).
   void check_flagged_errors();
-  // The GEMM of a weight held narrower than f32 (bf16/f16 B, or 4 bits), widened a tile of
-  // rows at a time into device memory.
+  // One GEMM on an f32 B at g.compute; A's and C's rows lda and ldc apart (0: packed).
+  void gemm_at_precision(const GemmArgs& g, std::int64_t lda, std::int64_t ldc);
+  // compute = bf16 (k > 0): A (f32) and B (any dtype) rounded, then the BLAS's bf16 GEMM, or
+  // its f32 GEMM on the rounded values.
+  void gemm_bf16(const GemmArgs& g, std::int64_t lda, std::int64_t ldc);
+  // The GEMM of a weight held narrower than f32 (bf16/f16 B, or 4 bits) at `compute`, widened
+  // a tile of rows at a time into device memory.
   void gemm_widened(const float* a, float* c, std::int64_t m, bool transpose_w, bool accumulate,
-                    std::int64_t rows, std::int64_t cols,
+                    std::int64_t rows, std::int64_t cols, DType compute,
                     const std::function<void(std::int64_t, std::int64_t, float*)>& widen_rows);
 
   CachingAllocator allocator_;

@@ -5,6 +5,7 @@
 // so this header compiles with the host compiler and the GPU one alike.
 //
 // Compute is f32 with f32 accumulation; stored weights may be bf16/f16 (widened on load).
+// A GEMM at compute = bf16 gets its operands rounded by launch_round_to_bf16 first.
 // Results match the CPU backend within the conformance suite's tolerances, not bit for bit
 // (reductions run in another order).
 #pragma once
@@ -24,6 +25,14 @@ inline constexpr std::int64_t kMaxHeadDim = 256;
 
 void launch_cast(const void* src, Stored src_type, void* dst, Stored dst_type, std::int64_t n,
                  Stream stream);
+
+// The operands of a bf16 GEMM (round_bf16.cu): `items` matrices of rows x cols, item i's
+// row r at src + (i * stride + r * ld) elements, rounded to bf16 and packed one after
+// another into dst (item i's row r at (i * rows + r) * cols): as bf16 bits (dst_type bf16)
+// or as those values in f32 (dst_type f32, for an f32 GEMM giving the same numbers).
+void launch_round_to_bf16(const void* src, Stored src_type, std::int64_t items, std::int64_t stride,
+                          std::int64_t rows, std::int64_t cols, std::int64_t ld, void* dst,
+                          Stored dst_type, Stream stream);
 
 void launch_embedding_forward(const std::int32_t* ids, const void* table, Stored table_type,
                               float* out, std::int64_t n_tokens, std::int64_t dim, Stream stream);

@@ -1,6 +1,6 @@
 // The rocm plugin's half of the GPU backend: its name, its rank under backend = "auto", and
 // GEMMs through the project's own tiled kernel (backends/gpu/gemm.cu): Debian 12 ships HIP
-// without rocBLAS or hipBLAS.
+// without rocBLAS or hipBLAS. The kernel is f32; compute = bf16 runs it on rounded operands.
 #include "backends/gpu/gpu_backend.hpp"
 
 namespace ft::backends::gpu {
@@ -28,7 +28,17 @@ class OwnGemm final : public Blas {
 
 }  // namespace
 
-std::unique_ptr<Blas> make_blas(Stream stream) { return std::make_unique<OwnGemm>(stream); }
+// No bf16 GEMM here: a bf16 GEMM runs the f32 kernel on operands rounded to bf16
+// (GpuBackend::gemm_bf16), the same numbers, more slowly than f32.
+PrecisionSupport bf16_support(int /*device*/) {
+  return {false,
+          "the project's own GEMM (backends/gpu/gemm.cu) is f32: Debian 12's HIP has no "
+          "rocBLAS"};
+}
+
+std::unique_ptr<Blas> make_blas(Stream stream, int /*device*/) {
+  return std::make_unique<OwnGemm>(stream);
+}
 
 Platform platform() { return {"rocm", 10}; }  // below cuda (20), above the CPU (0)
 
