@@ -2,7 +2,11 @@
 //   logits = h · Wᵀ  ([rows, vocab], one chunk only ever alive)
 //   loss_r = lse_r - logits[r, target_r]
 //   dlogits = scale * (softmax - onehot);  dh = dlogits · W;  dW += dlogitsᵀ · h
-// The backward recomputes each chunk's logits rather than keeping [tokens × vocab].
+// [tokens × vocab] is never kept. Where the head trains too, the backward recomputes each
+// chunk's logits. Where only h needs a gradient (a frozen head: LoRA, QLoRA), the forward
+// does each chunk's backward while its logits exist, for a unit incoming gradient, and the
+// backward only scales that dh by the gradient it brings: one GEMM over the head a token
+// instead of two.
 #include <algorithm>
 
 #include "ops_common.hpp"
@@ -31,6 +35,20 @@ void chunk_logits(Backend& be, const Tensor& hidden, const Tensor& head, std::in
   g.trans_b = true;
   g.c = logits.f32();
   g.m = n, g.n = head.dim(0), g.k = dim;
+  g.compute = compute;
+  be.gemm(g);
+}
+
+// dh[row0 : row0 + n] = dlogits[n, vocab] · W[vocab, dim]
+void chunk_dh(Backend& be, const Tensor& dlogits, const Tensor& head, std::int64_t row0,
+              std::int64_t n, const Tensor& dh, DType compute) {
+  const std::int64_t dim = head.dim(1);
+  GemmArgs g;
+  g.a = dlogits.f32();
+  g.b = head.data();
+  g.b_dtype = head.dtype();
+  g.c = dh.f32() + row0 * dim;
+  g.m = n, g.n = dim, g.k = head.dim(0);
   g.compute = compute;
   be.gemm(g);
 }
@@ -71,16 +89,7 @@ class CrossEntropyNode : public Node {
       xb.grad_scale = grad_scale;
       xb.d_loss = d_loss.f32();
       be.cross_entropy_backward(xb);
-      if (dh.defined()) {
-        GemmArgs g;  // dh[n, dim] = dlogits[n, vocab] · W[vocab, dim]
-        g.a = logits.f32();
-        g.b = head_.data();
-        g.b_dtype = head_.dtype();
-        g.c = dh.f32() + row0 * dim;
-        g.m = n, g.n = dim, g.k = vocab;
-        g.compute = compute_;
-        be.gemm(g);
-      }
+      if (dh.defined()) chunk_dh(be, logits, head_, row0, n, dh, compute_);
       if (dw.tensor.defined()) {
         GemmArgs g;  // dW[vocab, dim] += dlogits[n, vocab]ᵀ · h[n, dim]
         g.a = logits.f32();
@@ -105,6 +114,33 @@ class CrossEntropyNode : public Node {
   DType compute_;
 };
 
+// The frozen-head case: dh for a unit incoming gradient was made in forward.
+//   dh = d_loss · dh_unit
+class FrozenHeadCrossEntropyNode : public Node {
+ public:
+  explicit FrozenHeadCrossEntropyNode(Tensor dh_unit) : dh_unit_(std::move(dh_unit)) {}
+  std::string_view name() const override { return "cross_entropy"; }
+
+  std::vector<Tensor> backward(const Tensor& d_loss) override {
+    Backend& be = d_loss.backend();
+    Tensor dh = detail::empty_f32(dh_unit_.shape(), be);
+    BinaryArgs scale;  // d_loss stays on the device: a one-value column broadcast
+    scale.a = dh_unit_.f32();
+    scale.b = d_loss.f32();
+    scale.out = dh.f32();
+    scale.n = dh.numel();
+    scale.op = BinaryOp::mul;
+    scale.broadcast = Broadcast::column;
+    scale.b_n = 1;
+    be.binary(scale);
+    return {dh, Tensor(), Tensor()};
+  }
+  void release() override { dh_unit_ = Tensor(); }
+
+ private:
+  Tensor dh_unit_;
+};
+
 }  // namespace
 
 Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& targets,
@@ -125,9 +161,22 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
   const std::int64_t chunk = pick_chunk_rows(options.chunk_rows, rows, vocab);
   const DType compute = gemm_precision();
 
+  // The mean's divisor is counted on the host (a read of the targets); the sum, which
+  // training uses, never waits for the device.
+  double divisor = 1.0;
+  if (options.reduction == Reduction::mean) {
+    const std::vector<std::int32_t> host_targets = targets.to_ints();
+    divisor = static_cast<double>(
+        std::count_if(host_targets.begin(), host_targets.end(),
+                      [&](std::int32_t t) { return t != options.ignore_index; }));
+  }
+  const bool frozen_head =
+      any_requires_grad({&hidden, &lm_head}) && hidden.requires_grad() && !lm_head.requires_grad();
+
   Tensor loss_rows = detail::empty_f32({rows}, be);
   Tensor lse = detail::empty_f32({rows}, be);
   Tensor logits = detail::empty_f32({chunk, vocab}, be);
+  Tensor dh_unit = frozen_head ? detail::empty_f32(hidden.shape(), be) : Tensor();
   for (std::int64_t row0 = 0; row0 < rows; row0 += chunk) {
     const std::int64_t n = std::min(chunk, rows - row0);
     chunk_logits(be, hidden, lm_head, row0, n, logits, compute);
@@ -139,18 +188,20 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
     xf.rows = n, xf.vocab = vocab;
     xf.ignore_index = options.ignore_index;
     be.cross_entropy_forward(xf);
+    if (frozen_head) {
+      CrossEntropyBackwardArgs xb;  // d_loss null: a unit incoming gradient
+      xb.logits = logits.f32();
+      xb.lse = lse.f32() + row0;
+      xb.targets = targets.i32() + row0;
+      xb.rows = n, xb.vocab = vocab;
+      xb.ignore_index = options.ignore_index;
+      xb.grad_scale = divisor > 0 ? static_cast<float>(1.0 / divisor) : 0.0f;
+      be.cross_entropy_backward(xb);
+      chunk_dh(be, logits, lm_head, row0, n, dh_unit, compute);
+    }
   }
   logits = Tensor();
 
-  // The mean's divisor is counted on the host (a read of the targets); the sum, which
-  // training uses, never waits for the device.
-  double divisor = 1.0;
-  if (options.reduction == Reduction::mean) {
-    const std::vector<std::int32_t> host_targets = targets.to_ints();
-    divisor = static_cast<double>(
-        std::count_if(host_targets.begin(), host_targets.end(),
-                      [&](std::int32_t t) { return t != options.ignore_index; }));
-  }
   Tensor loss = Tensor::zeros({}, DType::f32, be);
   if (rows > 0 && divisor > 0) {
     ReduceArgs sum;  // loss = float(sum of the rows' losses in double / divisor)
@@ -159,6 +210,10 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
     sum.divisor = divisor;
     sum.out32 = loss.f32();
     be.reduce(sum);
+  }
+  if (frozen_head) {
+    return detail::record(loss, std::make_shared<FrozenHeadCrossEntropyNode>(dh_unit),
+                          {&hidden, &lm_head, &targets});
   }
   if (!any_requires_grad({&hidden, &lm_head})) return loss;
   auto node = std::make_shared<CrossEntropyNode>(hidden, lm_head, targets, lse, chunk, divisor,

@@ -134,6 +134,33 @@ TEST(OpGrad, CrossEntropySum) {
             {random_tensor({3, 4}, cpu(), 27), random_tensor({6, 4}, cpu(), 28)});
 }
 
+// A frozen head (LoRA): the forward makes dh for a unit incoming gradient and the backward
+// scales it, so check it by finite differences, and against the path that recomputes the
+// logits (a trainable head) under an incoming gradient that is not 1.
+TEST(OpGrad, CrossEntropyWithAFrozenHead) {
+  Tensor targets = Tensor::from_ints({3, -100, 0, 9, 4, 4}, {2, 3}, cpu());
+  const Tensor head = random_tensor({10, 5}, cpu(), 26);
+  for (const ops::Reduction reduction : {ops::Reduction::mean, ops::Reduction::sum}) {
+    ops::CrossEntropyOptions options;
+    options.chunk_rows = 4;
+    options.reduction = reduction;
+    gradcheck([&](const Inputs& in) { return ops::cross_entropy(in[0], head, targets, options); },
+              {random_tensor({2, 3, 5}, cpu(), 25)});
+
+    const Tensor seed = Tensor::from_vector({0.37f}, {}, cpu());
+    Tensor h1 = random_tensor({2, 3, 5}, cpu(), 25), h2 = random_tensor({2, 3, 5}, cpu(), 25);
+    h1.set_requires_grad(true);
+    h2.set_requires_grad(true);
+    Tensor trainable_head = random_tensor({10, 5}, cpu(), 26);
+    trainable_head.set_requires_grad(true);
+    ops::cross_entropy(h1, head, targets, options).backward(seed);
+    ops::cross_entropy(h2, trainable_head, targets, options).backward(seed);
+    const std::vector<float> frozen = h1.grad().to_vector(), recomputed = h2.grad().to_vector();
+    for (std::size_t i = 0; i < frozen.size(); ++i)
+      EXPECT_NEAR(frozen[i], recomputed[i], 1e-6f + 1e-5f * std::abs(recomputed[i])) << i;
+  }
+}
+
 TEST(OpGrad, CastAndReshape) {
   gradcheck([](const Inputs& in) { return ops::reshape(ops::cast(in[0], DType::f32), {4, -1}); },
             {random_tensor({2, 3, 4}, cpu(), 29)});
