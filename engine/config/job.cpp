@@ -307,6 +307,7 @@ class Resolver {
     d.skip_bad_records = boolean_of(data, "skip_bad_records");
     d.train_on_inputs = boolean_of(data, "train_on_inputs");
     if (data.contains("packing")) d.packing = boolean_of(data, "packing");
+    d.group_by_length = boolean_of(data, "group_by_length");
     if (data.contains("on_overflow")) {
       const std::string overflow = string_of(data, "on_overflow");
       d.on_overflow = overflow == "drop"    ? OverflowPolicy::drop

@@ -121,6 +121,7 @@ struct DataConfig {
   std::string chat_template = "auto";         // a built-in name, "custom" or "auto"
   std::map<std::string, std::string> custom_template;
   bool train_on_inputs = false;
+  bool group_by_length = false;
   std::optional<bool> packing;                // unset: true but for text (engine/data/dataset.hpp)
   std::optional<OverflowPolicy> on_overflow;  // unset: split for text, truncate otherwise
   bool skip_bad_records = false;

@@ -282,6 +282,12 @@ std::vector<Section> build_schema() {
            .doc = "Pack several examples into each sequence; they do not attend to each "
                   "other and their positions restart, so the loss is as if each ran alone.",
            .default_doc = "`true` for `alpaca`, `chat` and `completion` data, `false` for `text`"},
+          {.name = "group_by_length",
+           .type = Type::boolean,
+           .doc = "Put rows of similar length in the same micro-batches (each epoch's shuffle "
+                  "sorted longest first in groups of 50 micro-batches, as transformers' "
+                  "`group_by_length`), so trimmed micro-batches carry little padding.",
+           .default_value = "false"},
           {.name = "on_overflow",
            .type = Type::string,
            .doc = "An example longer than seq_len: `truncate` it, `split` it into several "

@@ -22,6 +22,13 @@ struct TokenRow {
   std::vector<std::int32_t> doc_ids;
 };
 
+// The row's slots up to and including its last token: padding (doc id -1) only follows it.
+inline std::int64_t filled_length(const TokenRow& row) {
+  auto n = static_cast<std::int64_t>(row.doc_ids.size());
+  while (n > 0 && row.doc_ids[static_cast<std::size_t>(n - 1)] < 0) --n;
+  return n;
+}
+
 struct TokenizedRows {
   std::int64_t seq_len = 0;
   std::vector<TokenRow> rows;

@@ -6,17 +6,6 @@
 
 namespace ft::engine {
 
-namespace {
-
-// Slots up to and including the row's last token (padding, doc id -1, only follows it).
-std::int64_t extent(const TokenRow& row) {
-  auto n = static_cast<std::int64_t>(row.doc_ids.size());
-  while (n > 0 && row.doc_ids[static_cast<std::size_t>(n - 1)] < 0) --n;
-  return n;
-}
-
-}  // namespace
-
 std::int64_t trimmed_length(std::int64_t longest, std::int64_t seq_len) {
   std::int64_t step = 8;
   while (step * 16 <= longest) step *= 2;
@@ -42,7 +31,7 @@ std::vector<MicroBatch> make_micro_batches(const std::vector<TokenRow>& rows,
     for (std::size_t r = 0; r < batch_size; ++r) {
       FT_CHECK(static_cast<std::int64_t>(row(r).tokens.size()) == seq_len,
                "make_micro_batches: rows of different lengths in one micro-batch");
-      longest = std::max(longest, extent(row(r)));
+      longest = std::max(longest, filled_length(row(r)));
       for (std::size_t t = 0; t < row(r).tokens.size(); ++t) {
         batch.tokens += row(r).doc_ids[t] >= 0;
         batch.target_tokens += row(r).targets[t] != kIgnoreTarget;

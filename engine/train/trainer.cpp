@@ -58,6 +58,15 @@ void check_context(const Job& job, const Model& model) {
                     job.data.seq_len, context, job.model.path.string()));
 }
 
+// data.group_by_length: the rows' lengths, in groups of 50 micro-batches (transformers'
+// megabatches).
+LengthGroups length_groups(const Job& job, const std::vector<TokenRow>& rows) {
+  if (!job.data.group_by_length) return {};
+  LengthGroups groups{{}, 50 * job.train.batch_size};
+  for (const TokenRow& row : rows) groups.lengths.push_back(filled_length(row));
+  return groups;
+}
+
 class Trainer {
  public:
   Trainer(const Job& job, const TrainOptions& options, TrainingSetup& setup,
@@ -70,7 +79,8 @@ class Trainer {
         first_step_(state_.step),
         last_saved_(options.resume ? state_.step : -1),
         sampler_(static_cast<std::int64_t>(data.train.rows.size()),
-                 static_cast<std::uint64_t>(job.train.seed), state_.cursor),
+                 static_cast<std::uint64_t>(job.train.seed), state_.cursor,
+                 length_groups(job, data.train.rows)),
         progress_(state_.total_steps, state_.step),
         job_toml_(resolved_toml(job)),
         elapsed_before_(state_.elapsed_s) {

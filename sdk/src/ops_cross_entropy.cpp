@@ -18,7 +18,7 @@ using detail::require;
 namespace {
 
 std::int64_t pick_chunk_rows(std::int64_t requested, std::int64_t rows, std::int64_t vocab) {
-  constexpr std::int64_t kChunkBytes = 4 << 20;
+  constexpr std::int64_t kChunkBytes = 32 << 20;
   const std::int64_t chunk =
       requested > 0 ? requested : kChunkBytes / (4 * std::max<std::int64_t>(vocab, 1));
   return std::clamp<std::int64_t>(chunk, 1, std::max<std::int64_t>(rows, 1));

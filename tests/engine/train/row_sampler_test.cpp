@@ -67,6 +67,41 @@ TEST(RowSampler, RunsAcrossEpochsAndResumesFromItsCursor) {
 TEST(RowSampler, RefusesACursorOutsideTheEpoch) {
   EXPECT_THROW(RowSampler(5, 7, DataCursor{0, 5}), Error);
   EXPECT_THROW(RowSampler(0, 7), Error);
+  EXPECT_THROW(RowSampler(5, 7, {}, LengthGroups{{1, 2, 3}, 2}), Error);  // 3 lengths, 5 rows
+  EXPECT_THROW(RowSampler(3, 7, {}, LengthGroups{{1, 2, 3}, 0}), Error);
+}
+
+// group_by_length: each group of the shuffle holds the same rows, sorted longest first.
+TEST(RowSampler, LengthGroupsSortEachGroupOfTheShuffleLongestFirst) {
+  const std::int64_t rows = 23, group = 5;
+  LengthGroups groups{{}, group};
+  for (std::int64_t r = 0; r < rows; ++r) groups.lengths.push_back((r * 37) % 11 + 1);
+  for (std::int64_t epoch : {0, 1}) {
+    const std::vector<std::int64_t> shuffled = epoch_order(rows, 9, epoch);
+    const std::vector<std::int64_t> grouped = epoch_order(rows, 9, epoch, groups);
+    ASSERT_EQ(grouped.size(), shuffled.size());
+    EXPECT_NE(grouped, shuffled);
+    for (std::size_t first = 0; first < grouped.size(); first += group) {
+      const std::size_t last = std::min(grouped.size(), first + group);
+      std::vector<std::int64_t> a(shuffled.begin() + first, shuffled.begin() + last);
+      std::vector<std::int64_t> b(grouped.begin() + first, grouped.begin() + last);
+      for (std::size_t i = 1; i < b.size(); ++i)
+        EXPECT_GE(groups.lengths[b[i - 1]], groups.lengths[b[i]]) << first + i;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      EXPECT_EQ(a, b) << "group at " << first;
+    }
+  }
+  EXPECT_NE(epoch_order(rows, 9, 0, groups), epoch_order(rows, 9, 1, groups));
+
+  // And it resumes from its cursor like the plain order.
+  RowSampler straight(rows, 9, {}, groups);
+  const std::vector<std::int64_t> all = straight.take(30);
+  RowSampler first(rows, 9, {}, groups);
+  std::vector<std::int64_t> pieces = first.take(11);
+  RowSampler resumed(rows, 9, first.cursor(), groups);
+  for (std::int64_t r : resumed.take(19)) pieces.push_back(r);
+  EXPECT_EQ(pieces, all);
 }
 
 TEST(WindowDocuments, CutsWindowsAsEvaluateDoes) {
