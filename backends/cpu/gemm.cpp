@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "backends/common/packed_operands.hpp"
 #include "backends/cpu/kernels.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/log.hpp"
@@ -188,39 +189,29 @@ void GemmEngine::run_bf16(const GemmArgs& args, int threads, std::int64_t lda, s
     }
     return;
   }
-  // Each operand as stored: items (1 where its stride repeats one matrix) of rows x cols.
-  const std::int64_t items_a = batched && args.stride_a != 0 ? args.batch : 1;
-  const std::int64_t items_b = batched && args.stride_b != 0 ? args.batch : 1;
-  const std::int64_t rows_a = args.trans_a ? args.k : args.m,
-                     cols_a = args.trans_a ? args.m : args.k;
-  const std::int64_t rows_b = args.trans_b ? args.n : args.k,
-                     cols_b = args.trans_b ? args.k : args.n;
-  const auto size_a = static_cast<std::size_t>(items_a * rows_a * cols_a);
-  const auto size_b = static_cast<std::size_t>(items_b * rows_b * cols_b);
-  GemmArgs packed = args;  // the same product on packed copies of the operands
-  packed.stride_a = items_a > 1 ? rows_a * cols_a : 0;
-  packed.stride_b = items_b > 1 ? rows_b * cols_b : 0;
-  const std::int64_t lda_in = lda != 0 ? lda : cols_a;
+  PackedOperands p = packed_operands(args);
+  GemmArgs& packed = p.packed;
+  const std::int64_t lda_in = lda != 0 ? lda : p.cols_a;
   if (bf16_.onednn) {
-    if (a_bf16_.size() < size_a) a_bf16_.resize(size_a);
-    pack_as_bf16(args.a, DType::f32, items_a, args.stride_a, rows_a, cols_a, lda_in,
+    if (a_bf16_.size() < p.count_a()) a_bf16_.resize(p.count_a());
+    pack_as_bf16(args.a, DType::f32, p.items_a, args.stride_a, p.rows_a, p.cols_a, lda_in,
                  a_bf16_.data());
     packed.a = reinterpret_cast<const float*>(a_bf16_.data());  // bf16, as run_onednn reads it
     if (args.b_dtype == DType::bf16) {
       packed.stride_b = args.stride_b;  // read in place
     } else {
-      if (b_bf16_.size() < size_b) b_bf16_.resize(size_b);
-      pack_as_bf16(args.b, args.b_dtype, items_b, args.stride_b, rows_b, cols_b, cols_b,
+      if (b_bf16_.size() < p.count_b()) b_bf16_.resize(p.count_b());
+      pack_as_bf16(args.b, args.b_dtype, p.items_b, args.stride_b, p.rows_b, p.cols_b, p.cols_b,
                    b_bf16_.data());
       packed.b = b_bf16_.data();
     }
     return run_onednn(packed, true, threads, 0, ldc);
   }
-  if (a_rounded_.size() < size_a) a_rounded_.resize(size_a);
-  if (b_rounded_.size() < size_b) b_rounded_.resize(size_b);
-  pack_as_bf16(args.a, DType::f32, items_a, args.stride_a, rows_a, cols_a, lda_in,
+  if (a_rounded_.size() < p.count_a()) a_rounded_.resize(p.count_a());
+  if (b_rounded_.size() < p.count_b()) b_rounded_.resize(p.count_b());
+  pack_as_bf16(args.a, DType::f32, p.items_a, args.stride_a, p.rows_a, p.cols_a, lda_in,
                a_rounded_.data());
-  pack_as_bf16(args.b, args.b_dtype, items_b, args.stride_b, rows_b, cols_b, cols_b,
+  pack_as_bf16(args.b, args.b_dtype, p.items_b, args.stride_b, p.rows_b, p.cols_b, p.cols_b,
                b_rounded_.data());
   packed.a = a_rounded_.data();
   packed.b = b_rounded_.data();

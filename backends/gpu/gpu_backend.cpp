@@ -8,6 +8,7 @@
 
 #include "backends/common/gemm_tiles.hpp"
 #include "backends/common/optimizer_math.hpp"
+#include "backends/common/packed_operands.hpp"
 #include "backends/gpu/gpu_runtime.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/quant.hpp"
@@ -213,30 +214,20 @@ void GpuBackend::gemm_bf16(const GemmArgs& args, std::int64_t lda, std::int64_t 
   const bool tensor_cores = blas_->has_bf16_gemm();
   const Stored operand = tensor_cores ? Stored::bf16 : Stored::f32;
   const std::size_t operand_bytes = tensor_cores ? sizeof(std::uint16_t) : sizeof(float);
-  // Each operand as stored: items (1 where its stride repeats one matrix) of rows x cols,
-  // rounded into packed copies: the GEMM then runs on those with packed strides.
-  const bool batched = args.batch > 1;
-  const std::int64_t items_a = batched && args.stride_a != 0 ? args.batch : 1;
-  const std::int64_t items_b = batched && args.stride_b != 0 ? args.batch : 1;
-  const std::int64_t rows_a = args.trans_a ? args.k : args.m,
-                     cols_a = args.trans_a ? args.m : args.k;
-  const std::int64_t rows_b = args.trans_b ? args.n : args.k,
-                     cols_b = args.trans_b ? args.k : args.n;
-  GemmArgs packed = args;
-  packed.stride_a = items_a > 1 ? rows_a * cols_a : 0;
-  packed.stride_b = items_b > 1 ? rows_b * cols_b : 0;
-  const Scratch a(*this, static_cast<std::size_t>(items_a * rows_a * cols_a) * operand_bytes);
-  launch_round_to_bf16(args.a, Stored::f32, items_a, args.stride_a, rows_a, cols_a,
-                       lda != 0 ? lda : cols_a, a.as<void>(), operand, s);
+  // The operands rounded into packed copies: the GEMM then runs on those.
+  PackedOperands p = packed_operands(args);
+  GemmArgs& packed = p.packed;
+  const Scratch a(*this, p.count_a() * operand_bytes);
+  launch_round_to_bf16(args.a, Stored::f32, p.items_a, args.stride_a, p.rows_a, p.cols_a,
+                       lda != 0 ? lda : p.cols_a, a.as<void>(), operand, s);
   // A bf16 weight is already what tensor cores read: no copy of it (an LM head's is large).
   const bool b_in_place = tensor_cores && args.b_dtype == DType::bf16;
-  const Scratch b(
-      *this, b_in_place ? 0 : static_cast<std::size_t>(items_b * rows_b * cols_b) * operand_bytes);
+  const Scratch b(*this, b_in_place ? 0 : p.count_b() * operand_bytes);
   if (b_in_place) {
     packed.stride_b = args.stride_b;
   } else {
-    launch_round_to_bf16(args.b, stored(args.b_dtype, "gemm B"), items_b, args.stride_b, rows_b,
-                         cols_b, cols_b, b.as<void>(), operand, s);
+    launch_round_to_bf16(args.b, stored(args.b_dtype, "gemm B"), p.items_b, args.stride_b, p.rows_b,
+                         p.cols_b, p.cols_b, b.as<void>(), operand, s);
     packed.b = b.as<void>();
   }
   check_launch("gemm (rounding the operands to bf16)");

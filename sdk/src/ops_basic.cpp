@@ -7,22 +7,9 @@ namespace ft::ops {
 
 using detail::require;
 
-namespace {
+using detail::binary;
 
-// b either has a's shape or is repeated over a's leading dimensions (a row broadcast).
-void binary(Backend& be, BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  BinaryArgs args;
-  args.a = a.f32();
-  args.b = b.f32();
-  args.out = out.f32();
-  args.n = out.numel();
-  args.op = op;
-  if (b.numel() != out.numel()) {
-    args.broadcast = Broadcast::row;
-    args.b_n = b.numel();
-  }
-  be.binary(args);
-}
+namespace {
 
 Tensor scaled(const Tensor& x, float factor) {
   Tensor y = detail::empty_f32(x.shape(), x.backend());

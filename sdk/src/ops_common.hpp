@@ -49,6 +49,22 @@ inline Tensor empty_f32(const Shape& shape, Backend& backend) {
   return Tensor::empty(shape, DType::f32, backend);
 }
 
+// out = a (op) b, where b either has a's shape or is repeated over a's leading dimensions (a
+// row broadcast; a one-value b, such as an incoming gradient on the device, is one too).
+inline void binary(Backend& be, BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  BinaryArgs args;
+  args.a = a.f32();
+  args.b = b.f32();
+  args.out = out.f32();
+  args.n = out.numel();
+  args.op = op;
+  if (b.numel() != out.numel()) {
+    args.broadcast = Broadcast::row;
+    args.b_n = b.numel();
+  }
+  be.binary(args);
+}
+
 inline Shape with_last(Shape shape, std::int64_t last) {
   shape.back() = last;
   return shape;

@@ -124,15 +124,7 @@ class FrozenHeadCrossEntropyNode : public Node {
   std::vector<Tensor> backward(const Tensor& d_loss) override {
     Backend& be = d_loss.backend();
     Tensor dh = detail::empty_f32(dh_unit_.shape(), be);
-    BinaryArgs scale;  // d_loss stays on the device: a one-value column broadcast
-    scale.a = dh_unit_.f32();
-    scale.b = d_loss.f32();
-    scale.out = dh.f32();
-    scale.n = dh.numel();
-    scale.op = BinaryOp::mul;
-    scale.broadcast = Broadcast::column;
-    scale.b_n = 1;
-    be.binary(scale);
+    detail::binary(be, BinaryOp::mul, dh_unit_, d_loss, dh);  // d_loss read on the device
     return {dh, Tensor(), Tensor()};
   }
   void release() override { dh_unit_ = Tensor(); }

@@ -85,22 +85,28 @@ void check_f32(const Problem& p, std::uint32_t seed) {
   EXPECT_TRUE(all_close(c, reference(p, a, b, c0), 1e-5, 1e-5));
 }
 
-TEST(CpuGemm, AllTransposeAccumulateAlphaAndBatchLayouts) {
-  const std::int64_t m = 13, n = 29, k = 37, mk = m * k, kn = k * n, mn = m * n;
-  struct Layout {
-    const char* name;
-    std::int64_t batch, sa, sb, sc;
-  };
-  const Layout layouts[] = {
+// The batch layouts both precisions run, for an m x n x k product.
+struct Layout {
+  const char* name;
+  std::int64_t batch, sa, sb, sc;
+};
+std::vector<Layout> layouts(std::int64_t m, std::int64_t n, std::int64_t k) {
+  const std::int64_t mk = m * k, kn = k * n, mn = m * n;
+  return {
       {"single", 1, 0, 0, 0},
       {"packed", 3, mk, kn, mn},
       {"broadcast A", 3, 0, kn, mn},
       {"broadcast B", 3, mk, 0, mn},
       {"padded", 3, mk + 5, kn + 3, mn + 7},
+      {"shared C", 3, mk, kn, 0},
       {"overlapping A", 3, k, kn, mn},  // items share rows: oneDNN may refuse, then per item
   };
+}
+
+TEST(CpuGemm, AllTransposeAccumulateAlphaAndBatchLayouts) {
+  const std::int64_t m = 13, n = 29, k = 37;
   std::uint32_t seed = 1;
-  for (const Layout& layout : layouts) {
+  for (const Layout& layout : layouts(m, n, k)) {
     SCOPED_TRACE(layout.name);
     for (bool trans_a : {false, true}) {
       for (bool trans_b : {false, true}) {
@@ -253,23 +259,11 @@ void check_bf16(GemmEngine& engine, const Problem& p, DType b_dtype, std::uint32
 TEST(CpuGemm, Bf16ComputeRoundsTheOperandsAndSumsInF32OnBothPaths) {
   GemmEngine here;  // this CPU's path: oneDNN's bf16 matmul, native or emulated, or rounding
   GemmEngine avx2(Bf16Gemm{false, false, "no AVX512-BF16 or AMX-BF16"});
-  const std::int64_t m = 13, n = 29, k = 37, mk = m * k, kn = k * n, mn = m * n;
-  struct Layout {
-    const char* name;
-    std::int64_t batch, sa, sb, sc;
-  };
-  const Layout layouts[] = {
-      {"single", 1, 0, 0, 0},
-      {"packed", 3, mk, kn, mn},
-      {"broadcast A", 3, 0, kn, mn},
-      {"broadcast B", 3, mk, 0, mn},
-      {"padded", 3, mk + 5, kn + 3, mn + 7},
-      {"shared C", 3, mk, kn, 0},
-  };
+  const std::int64_t m = 13, n = 29, k = 37;
   std::uint32_t seed = 500;
   for (GemmEngine* engine : {&here, &avx2}) {
     SCOPED_TRACE(engine == &here ? "this CPU (" + here.bf16().isa + ")" : "AVX2 path");
-    for (const Layout& layout : layouts) {
+    for (const Layout& layout : layouts(m, n, k)) {
       SCOPED_TRACE(layout.name);
       for (bool trans_a : {false, true}) {
         for (bool trans_b : {false, true}) {
