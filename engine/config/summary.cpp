@@ -134,10 +134,10 @@ std::string job_summary(const Job& job) {
   line("data", data);
 
   const TrainConfig& t = job.train;
-  line("train", fmt::format("{} batch_size={} grad_accum={} grad_clip={} seed={}",
+  line("train", fmt::format("{} batch_size={} grad_accum={} grad_clip={} seed={} precision={}",
                             t.max_steps ? fmt::format("max_steps={}", *t.max_steps)
                                         : fmt::format("epochs={}", t.epochs),
-                            t.batch_size, t.grad_accum, t.grad_clip, t.seed));
+                            t.batch_size, t.grad_accum, t.grad_clip, t.seed, t.precision));
   line("backend", job.backend.threads > 0
                       ? fmt::format("{} threads={}", job.backend.plugin, job.backend.threads)
                       : job.backend.plugin);
