@@ -229,7 +229,7 @@ print(f"Padding: LoRA (r 8, alpha 16, all linear but lm_head) on {os.path.basena
 print(f"machine: {model}, {os.cpu_count()} cores, AVX512-BF16 {'yes' if bf16_isa else 'no'}; "
       f"THREADS={threads}; load average {os.getloadavg()[0]:.2f} at the end; "
       f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
-print(f"ftengine {ours_version}; (a): {old_version}; peer: transformers "
+print(f"versions: {ours_version}; (a): {old_version}; peer: transformers "
       f"{transformers.__version__} + peft {peft.__version__} on torch {torch.__version__}")
 targets = []
 for size in sizes:
