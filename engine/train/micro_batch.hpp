@@ -23,8 +23,9 @@ struct MicroBatch {
 
 // The length a micro-batch whose longest row holds `longest` tokens (not padding) is cut to:
 // rounded up to a multiple of 8, or of an eighth of the power of two at or below `longest`,
-// so that few lengths occur (each is new GEMM shapes to plan) and little is computed past
-// the tokens (at most 7 slots, or 1/8 from 128 tokens on); never past `seq_len`.
+// so that few lengths occur (each is new GEMM shapes to plan), the GEMMs get row counts they
+// run well (oneDNN: 4 x 96 rows in less time than 4 x 93) and little is computed past the
+// tokens (at most 7 slots, or 1/8 from 128 tokens on); never past `seq_len`.
 std::int64_t trimmed_length(std::int64_t longest, std::int64_t seq_len);
 
 // Rows `indices` of `rows`, in that order.
