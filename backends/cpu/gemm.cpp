@@ -280,7 +280,15 @@ void GemmEngine::run_onednn(const GemmArgs& args, bool bf16, int threads, std::i
 
 GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
   auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
+  if (it != cache_.end()) {
+    it->second.last_use = ++uses_;
+    return it->second;
+  }
+  if (cache_.size() >= kMaxPrimitives) {
+    cache_.erase(std::min_element(cache_.begin(), cache_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_use < b.second.last_use;
+    }));
+  }
 
   // src [batch_a, M, K], weights [batch_b, K, N], dst [batch, M, N], with explicit strides:
   // a transposed operand is the same dims with the two inner strides swapped.
@@ -307,7 +315,8 @@ GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
   log::debug("cpu gemm: new {} primitive m={} n={} k={} batch={} ({})", key.bf16 ? "bf16" : "f32",
              key.m, key.n, key.k, key.batch, pd.impl_info_str());
   Entry entry{dnnl::matmul(pd), memory(src_md, engine_, DNNL_MEMORY_NONE),
-              memory(wei_md, engine_, DNNL_MEMORY_NONE), memory(dst_md, engine_, DNNL_MEMORY_NONE)};
+              memory(wei_md, engine_, DNNL_MEMORY_NONE), memory(dst_md, engine_, DNNL_MEMORY_NONE),
+              ++uses_};
   return cache_.emplace(key, std::move(entry)).first->second;
 }
 

@@ -54,6 +54,9 @@ class GemmEngine {
   void run_strided(const GemmArgs& args, std::int64_t lda, std::int64_t ldc, int threads);
   // Number of cached primitives (for tests: a repeated shape must not add one).
   std::size_t cached_primitives() const;
+  // At most this many (each holds JIT code; trimmed micro-batches bring new shapes with each
+  // length): then the least recently used goes.
+  static constexpr std::size_t kMaxPrimitives = 1024;
 
  private:
   // Batch dims are 1 where a stride is 0 (broadcast); alpha as its bit pattern; lda, ldc
@@ -72,6 +75,7 @@ class GemmEngine {
   struct Entry {
     dnnl::matmul primitive;
     dnnl::memory a, b, c;
+    std::uint64_t last_use = 0;
   };
 
   Entry& entry_for(const Key& key);
@@ -85,6 +89,7 @@ class GemmEngine {
   dnnl::stream stream_;
   mutable std::mutex mutex_;
   std::map<Key, Entry> cache_;
+  std::uint64_t uses_ = 0;
   std::vector<float> b_scratch_;  // widened bf16/f16 B, grown as needed
   std::vector<float> tile_;       // a large bf16/f16 B, widened a tile of rows at a time
   Bf16Gemm bf16_;

@@ -309,6 +309,26 @@ TEST(CpuGemm, Bf16ComputeOnRowStridedOperands) {
   }
 }
 
+TEST(CpuGemm, ThePrimitiveCacheIsBoundedAndRebuildsWhatItDropped) {
+  GemmEngine engine;
+  std::vector<float> a(2 * 1100), b(4, 1.0f), c(2 * 1100);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 7);
+  const auto run = [&](std::int64_t m) {
+    GemmArgs g;
+    g.a = a.data();
+    g.b = b.data();
+    g.c = c.data();
+    g.m = m, g.n = 2, g.k = 2;
+    engine.run(g, 1);
+  };
+  for (std::int64_t m = 1; m <= 1100; ++m) run(m);
+  EXPECT_EQ(engine.cached_primitives(), GemmEngine::kMaxPrimitives);
+  run(1);  // evicted long ago: built again, and still right
+  EXPECT_EQ(engine.cached_primitives(), GemmEngine::kMaxPrimitives);
+  EXPECT_EQ(c[0], a[0] + a[1]);
+  EXPECT_EQ(c[1], a[0] + a[1]);
+}
+
 TEST(CpuGemm, RejectsAnIntegerB) {
   std::vector<float> a(4), c(4);
   std::vector<std::int32_t> b(4);
