@@ -15,8 +15,7 @@ ResolvedPrecision resolve_precision(std::string_view requested, const Backend& b
   const PrecisionSupport support = backend.precision_support();
   if (support.bf16) {
     return {DType::bf16,
-            fmt::format("precision: bf16 GEMMs, f32 everything else ({}: the {} backend runs "
-                        "bf16 with {})",
+            fmt::format("precision: bf16 GEMMs, f32 everything else ({}; {} backend: {})",
                         requested == "auto" ? "auto" : "train.precision = \"bf16\"", backend.name(),
                         support.how),
             false};

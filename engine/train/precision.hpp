@@ -20,7 +20,8 @@ namespace ft::engine {
 
 struct ResolvedPrecision {
   DType gemm = DType::f32;
-  std::string line;        // "precision: bf16 (auto: the cpu backend has AVX512-BF16)"
+  // "precision: bf16 GEMMs, f32 everything else (auto; cpu backend: AVX512-BF16)"
+  std::string line;
   bool fell_back = false;  // bf16 was asked for and the backend has no fast bf16: f32
 };
 
