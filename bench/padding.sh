@@ -151,23 +151,16 @@ fi
 
 # The tables and the targets: arithmetic in Python, the same interpreter as the peer.
 echo
-"$PYTHON" - "$WORK" "$THREADS" "$STEPS" "$WARMUP" "$BATCH" "$SEQ_LEN" "$DATA" "$HAS_GROUP" \
+BENCH_DIR="$ROOT/bench" "$PYTHON" - "$WORK" "$THREADS" "$STEPS" "$WARMUP" "$BATCH" "$SEQ_LEN" "$DATA" "$HAS_GROUP" \
     "$OURS_VERSION" "$OLD_VERSION" "${FTENGINE_OLD:+set}" "${SIZES[@]}" <<'PY'
 import json, math, os, re, sys
 import torch, transformers, peft
+sys.path.insert(0, os.path.join(os.environ["BENCH_DIR"], "torch"))
+import machine
 
 (work, threads, steps, warmup, batch, seq, data, has_group, ours_version, old_version,
  old_set, *sizes) = sys.argv[1:]
 steps, warmup, batch = int(steps), int(warmup), int(batch)
-
-def cpu():
-    model, flags = "unknown CPU", set()
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name") and model == "unknown CPU":
-            model = line.split(":", 1)[1].strip()
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-    return model, "avx512_bf16" in flags
 
 def data_report(size, mode):
     """rows, input tokens, trained tokens from `ftengine data` (None where it failed)."""
@@ -222,11 +215,10 @@ MODES = [  # key, label, epoch time from tokens (else from steps), why n/a
     ("peer", "(e) transformers + PEFT, pad to longest", False, "n/a (peer failed)"),
 ]
 
-model, bf16_isa = cpu()
 print(f"Padding: LoRA (r 8, alpha 16, all linear but lm_head) on {os.path.basename(data)}, "
       f"seq_len {seq}, batch {batch}, AdamW lr 1e-4, clipping 1.0, f32, {threads} threads; "
       f"{steps} timed steps after {warmup} per mode, from the start of an epoch")
-print(f"machine: {model}, {os.cpu_count()} cores, AVX512-BF16 {'yes' if bf16_isa else 'no'}; "
+print(f"machine: {machine.describe()}; "
       f"THREADS={threads}; load average {os.getloadavg()[0]:.2f} at the end; "
       f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
 print(f"versions: {ours_version}; (a): {old_version}; peer: transformers "

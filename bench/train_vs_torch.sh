@@ -157,23 +157,16 @@ done
 
 # The table, MFU and targets: arithmetic in Python, the same interpreter as the peer.
 echo
-"$PYTHON" - "$RESULTS" "$WORK" "$THREADS" "$STEPS" "$WARMUP" "$RATE_F32" "$RATE_BF16" \
+BENCH_DIR="$ROOT/bench" "$PYTHON" - "$RESULTS" "$WORK" "$THREADS" "$STEPS" "$WARMUP" "$RATE_F32" "$RATE_BF16" \
     "$HAS_PRECISION" "$BATCH" "$SEQ_LEN" <<'PY'
 import json, os, platform, sys
 import torch, transformers, peft
+sys.path.insert(0, os.path.join(os.environ["BENCH_DIR"], "torch"))
+import machine
 
 results, work, threads, steps, warmup, rate_f32, rate_bf16, has_precision, batch, seq = sys.argv[1:]
 seq = int(seq)
 rates = {"f32": rate_f32, "bf16": rate_bf16}
-
-def cpu():
-    model, flags = "unknown CPU", set()
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name") and model == "unknown CPU":
-            model = line.split(":", 1)[1].strip()
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-    return model, "avx512_bf16" in flags, "amx_bf16" in flags
 
 def flops_per_token(size, method):
     """GEMM FLOPs per trained token (see the formula printed below)."""
@@ -190,12 +183,11 @@ def fmt(x, spec):
 def num(s):
     return None if s in ("n/a", "", "?") else float(s)
 
-model, bf16_isa, amx = cpu()
+bf16_isa = "avx512_bf16" in machine.cpu()[1]
 print(f"Training throughput, ftengine vs transformers {transformers.__version__} + peft "
       f"{peft.__version__} on torch {torch.__version__}; batch {batch} x {seq} tokens, AdamW, "
       f"clipping 1.0, {threads} threads, median of {steps} steps after {warmup}")
-print(f"machine: {model}, {os.cpu_count()} cores, AVX512-BF16 {'yes' if bf16_isa else 'no'}"
-      f"{', AMX-BF16 yes' if amx else ''}; load average {os.getloadavg()[0]:.2f} at the end; "
+print(f"machine: {machine.describe()}; load average {os.getloadavg()[0]:.2f} at the end; "
       f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
 print(f"GEMM rate (oneDNN, {threads} threads, faster of 1024x1536x512 and 1024x2048x768): "
       f"f32 {rate_f32} GFLOP/s, bf16 {rate_bf16} GFLOP/s")
