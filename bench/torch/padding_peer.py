@@ -36,7 +36,8 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
+
+import peer  # bench/torch/peer.py: the model, optimizer and step both peers run
 
 ALPACA_SYSTEM = ("Below is an instruction that describes a task. Write a response that "
                  "appropriately completes the request.")
@@ -111,7 +112,7 @@ def main():
     # Imported after set_num_threads so nothing they start sees more threads.
     import peft
     import transformers
-    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, LlamaForCausalLM
+    from transformers import AutoTokenizer, DataCollatorForSeq2Seq
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     if tokenizer.bos_token is None or tokenizer.eos_token is None:
@@ -144,13 +145,7 @@ def main():
     input_tokens = sum(len(r["input_ids"]) for r in rows)
     target_tokens = sum(t != -100 for r in rows for t in r["labels"])
 
-    model = LlamaForCausalLM.from_pretrained(args.model, dtype=torch.float32)
-    config = peft.LoraConfig(r=args.r, lora_alpha=args.alpha, target_modules="all-linear",
-                             lora_dropout=0.0, task_type="CAUSAL_LM")
-    model = peft.get_peft_model(model, config)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
-    model.train()
+    model, _, params, opt = peer.build(args.model, "lora", args.r, args.alpha, args.lr)
 
     # The tokenizer has no pad token; padding positions are masked and carry no label, so
     # which id fills them does not matter: EOS, as a user of a base model usually sets.
@@ -166,16 +161,8 @@ def main():
     for step in range(steps):
         batch = collator([rows[i] for i in order[step * args.batch:(step + 1) * args.batch]])
         t0 = time.perf_counter()
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       use_cache=False).logits
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
-                               batch["labels"].reshape(-1), ignore_index=-100)
-        loss.backward()
-        if args.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(peer.train_step(model, params, opt, batch["input_ids"], batch["labels"],
+                                      batch["attention_mask"], args.grad_clip))
         if step >= args.warmup:
             times.append(time.perf_counter() - t0)
             real.append(int(batch["attention_mask"].sum()))

@@ -32,7 +32,8 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
+
+import peer  # bench/torch/peer.py: the model, optimizer and step both peers run
 
 
 def peak_rss_mib():
@@ -81,26 +82,17 @@ def main():
     # Imported after set_num_threads so nothing they start sees more threads.
     import peft
     import transformers
-    from transformers import AutoTokenizer, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     bf16 = args.precision == "bf16"
     # Only LoRA keeps its frozen base in bf16; full fine-tuning trains f32 master weights.
     base_dtype = torch.bfloat16 if bf16 and args.method == "lora" else torch.float32
-    model = LlamaForCausalLM.from_pretrained(args.model, dtype=base_dtype)
-    total = sum(p.numel() for p in model.parameters())
-    if args.method == "lora":
-        config = peft.LoraConfig(r=args.r, lora_alpha=args.alpha, target_modules="all-linear",
-                                 lora_dropout=0.0, task_type="CAUSAL_LM")
-        model = peft.get_peft_model(model, config)
-    params = [p for p in model.parameters() if p.requires_grad]
-    for p in params:  # trainable weights are f32 whatever the base is stored in
-        p.data = p.data.float()
+    model, total, params, opt = peer.build(args.model, args.method, args.r, args.alpha, args.lr,
+                                           base_dtype)
     trainable = sum(p.numel() for p in params)
-    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     if args.checkpointing:
         # Non-reentrant: works with a frozen embedding, no enable_input_require_grads needed.
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.train()
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     rows = load_rows(args.data, tokenizer, args.seq_len)
@@ -113,17 +105,8 @@ def main():
         batch = rows[first:first + args.batch]
         inputs, targets = batch[:, :-1], batch[:, 1:]
         t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            # use_cache=False: a training step has no use for a KV cache.
-            logits = model(input_ids=inputs, use_cache=False).logits
-            # As transformers' own causal-LM loss computes it: logits upcast to f32.
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        loss.backward()
-        if args.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(peer.train_step(model, params, opt, inputs, targets,
+                                      grad_clip=args.grad_clip, bf16=bf16))
         if step >= args.warmup:
             times.append(time.perf_counter() - t0)
 
