@@ -55,14 +55,17 @@ print(f"{statistics.median(timed):.1f}" if timed else "n/a")
 PY
 }
 
-# find_peer_python ROOT: sets PYTHON (unless set) to ROOT/.venv-bench/bin/python, the venv
-# `scripts/setup.sh --bench` fills with PyPI's torch, transformers and peft; leaves it empty
-# when that python cannot import them.
+# find_peer_python ROOT [NAME]: sets PYTHON (unless set) to ROOT/.venv-bench/bin/python, the
+# venv `scripts/setup.sh --bench` fills with PyPI's torch, transformers and peft. When that
+# python cannot import them: with NAME (the script), exits 2 saying so; without, empties
+# PYTHON (the caller skips its peer rows).
 find_peer_python() {
-  [[ -n ${PYTHON:-} ]] && return 0
-  local candidate=$1/.venv-bench/bin/python
-  if [[ -x $candidate ]] && "$candidate" -c 'import torch, transformers, peft' 2>/dev/null; then
-    PYTHON=$candidate
+  PYTHON=${PYTHON:-$1/.venv-bench/bin/python}
+  "$PYTHON" -c 'import torch, transformers, peft' 2>/dev/null && return 0
+  if [[ -n ${2:-} ]]; then
+    echo "$2: $PYTHON cannot import torch, transformers and peft; run scripts/setup.sh" \
+      "--bench or set PYTHON" >&2
+    exit 2
   fi
-  return 0
+  PYTHON=
 }

@@ -77,10 +77,7 @@ die() { echo "padding: $*" >&2; exit 2; }
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-find_peer_python "$ROOT"
-"${PYTHON:-false}" -c 'import torch, transformers, peft' 2>/dev/null ||
-  die "${PYTHON:-.venv-bench/bin/python} cannot import torch, transformers and peft;" \
-      "run scripts/setup.sh --bench or set PYTHON"
+find_peer_python "$ROOT" padding
 for size in "${SIZES[@]}"; do bench_inputs "$FTENGINE" "$WORK" "$size"; done
 mkdir -p "$WORK/logs" "$WORK/runs"
 
