@@ -256,9 +256,11 @@ std::string format_report(const DataReport& r) {
                    r.lengths.min, r.lengths.median, r.lengths.p95, r.lengths.max, r.seq_len));
   line(fmt::format("trained tokens: {} of {} ({})", r.target_tokens, c.input_tokens,
                    percent(r.target_tokens, c.input_tokens)));
-  line(fmt::format("sequences: {} of {} tokens, {} ({}); {} non-padding (packing efficiency)",
-                   r.rows, r.seq_len, r.packing ? "packed" : "one example each", r.packing_reason,
-                   percent(c.input_tokens, c.slots)));
+  line(
+      fmt::format("sequences: {} of {} tokens, {} ({}); {} non-padding (packing efficiency; "
+                  "each micro-batch runs only to its longest row)",
+                  r.rows, r.seq_len, r.packing ? "packed" : "one example each", r.packing_reason,
+                  percent(c.input_tokens, c.slots)));
   return out;
 }
 
