@@ -117,6 +117,7 @@ batch_size = 4
 max_steps = 20
 eval_every = 20
 seed = 7
+precision = "f32"  # the in-run eval is compared with `ftengine eval`, which is f32
 [backend]
 plugin = "cpu"
 [output]

@@ -102,7 +102,8 @@ TEST_F(TrainTest, Bf16ResumesBitForBit) {
 }
 
 TEST_F(TrainTest, AutoTakesBf16OnlyWhereTheCpuHasIt) {
-  const CliResult run = train(fmt::format("--set train.max_steps=2 {}", out("auto")));
+  const CliResult run =
+      train(fmt::format("--set train.max_steps=2 --set train.precision=auto {}", out("auto")));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const bool bf16 = cpu_has_bf16();
   EXPECT_NE(run.err.find(bf16 ? "precision: bf16 GEMMs, f32 everything else (auto; cpu "
@@ -133,7 +134,8 @@ TEST_F(TrainTest, OnAnAvx2CpuBf16FallsBackToF32WithOneLine) {
       << "said once: " << asked.err;
   EXPECT_EQ(losses(dir_ / "f32"), losses(dir_ / "asked"));
 
-  const CliResult autod = train(fmt::format("--set train.max_steps=1 {}", out("auto")));
+  const CliResult autod =
+      train(fmt::format("--set train.max_steps=1 --set train.precision=auto {}", out("auto")));
   EXPECT_NE(autod.err.find("precision: f32 (auto: the cpu backend has no fast bf16 GEMM"),
             std::string::npos)
       << autod.err;
