@@ -1,6 +1,7 @@
 // Element types of tensors and the conversions between the floating ones.
 //
-// Compute is f32; bf16 and f16 are storage types widened inside kernels. Narrowing rounds to
+// Compute is f32 (but for GEMMs given bf16 operands, ops::GemmPrecision); bf16 and f16 are
+// storage types widened inside kernels. Narrowing rounds to
 // nearest, ties to even, as PyTorch and the hardware do, so a tensor cast here matches the
 // same tensor cast by torch bit for bit. The conversions are FT_HOST_DEVICE inline: the CPU
 // loops (backends/cpu/convert.hpp) and the GPU kernels (backends/gpu) call these, so every

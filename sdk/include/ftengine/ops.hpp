@@ -3,7 +3,8 @@
 // Each op checks its shapes and dtypes (throwing ft::Error that names the op and what
 // it got), runs one or two kernels of the inputs' backend, and, when an input requires
 // a gradient, records a Node with its vector-Jacobian product (autograd.hpp). Activations
-// are f32; weights may be stored as bf16/f16 and are widened inside kernels.
+// are f32; weights may be stored as bf16/f16 and are widened inside kernels; GEMMs round
+// their operands to bf16 inside a GemmPrecision(bf16) scope.
 #pragma once
 
 #include <cstdint>
