@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backends/common/packed_operands.hpp"
+#include "backends/cpu/convert.hpp"
 #include "backends/cpu/kernels.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/log.hpp"
@@ -38,38 +39,35 @@ const void* advance(const void* p, std::int64_t e, std::size_t elem) {
   return static_cast<const std::uint8_t*>(p) + e * static_cast<std::int64_t>(elem);
 }
 
-// The bf16 bits of element i of src (f32, bf16 or f16), rounded to nearest even.
-inline std::uint16_t bf16_bits_at(const void* src, DType dtype, std::int64_t i) {
-  switch (dtype) {
-    case DType::f32:
-      return f32_to_bf16(static_cast<const float*>(src)[i]);
-    case DType::bf16:
-      return static_cast<const std::uint16_t*>(src)[i];
-    default:  // f16, exact in f32
-      return f32_to_bf16(f16_to_f32(static_cast<const std::uint16_t*>(src)[i]));
+// One row of n elements of src (f32, bf16 or f16) rounded to bf16 (convert.hpp's runs): as
+// bf16 bits, for oneDNN's bf16 matmul...
+void row_as_bf16(const void* src, DType dtype, std::int64_t n, std::uint16_t* out) {
+  if (dtype == DType::bf16) {
+    std::memcpy(out, src, static_cast<std::size_t>(n) * sizeof(std::uint16_t));
+  } else if (dtype == DType::f32) {
+    narrow_run(static_cast<const float*>(src), DType::bf16, out, n);
+  } else {  // f16: exact in f32, then rounded
+    const auto* half = static_cast<const std::uint16_t*>(src);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(f16_to_f32(half[i]));
   }
 }
-inline void store(std::uint16_t bits, std::uint16_t& out) { out = bits; }
-inline void store(std::uint16_t bits, float& out) { out = bf16_to_f32(bits); }
+// ... or as those values in f32, for the f32 matmul of CPUs without a bf16 one.
+void row_as_bf16(const void* src, DType dtype, std::int64_t n, float* out) {
+  widen_run(src, dtype, out, n);  // exact
+  for (std::int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(f32_to_bf16(out[i]));
+}
 
-// Items of `rows` rows of `cols` elements (item i, row r at src + i * stride + r * ld) as bf16
-// values, packed one after another into dst: bf16 bits (To = uint16_t) or f32 (To = float).
+// Items of `rows` rows of `cols` elements (item i, row r at src + i * stride + r * ld) rounded
+// to bf16 and packed one after another into dst.
 template <typename To>
 void pack_as_bf16(const void* src, DType dtype, std::int64_t items, std::int64_t stride,
                   std::int64_t rows, std::int64_t cols, std::int64_t ld, To* dst) {
+  const std::size_t elem = dtype_size(dtype);
 #pragma omp parallel for collapse(2) schedule(static)
-  for (std::int64_t i = 0; i < items; ++i) {
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const std::int64_t from = i * stride + r * ld;
-      To* out = dst + (i * rows + r) * cols;
-      if (dtype == DType::f32) {  // the common case, kept branch-free so it vectorises
-        const float* row = static_cast<const float*>(src) + from;
-        for (std::int64_t c = 0; c < cols; ++c) store(f32_to_bf16(row[c]), out[c]);
-      } else {
-        for (std::int64_t c = 0; c < cols; ++c) store(bf16_bits_at(src, dtype, from + c), out[c]);
-      }
-    }
-  }
+  for (std::int64_t i = 0; i < items; ++i)
+    for (std::int64_t r = 0; r < rows; ++r)
+      row_as_bf16(advance(src, i * stride + r * ld, elem), dtype, cols,
+                  dst + (i * rows + r) * cols);
 }
 
 }  // namespace
@@ -116,7 +114,7 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
     throw Error("gemm: B has dtype " + std::string(dtype_name(args.b_dtype)) +
                 ", expected f32, bf16 or f16");
   }
-  if (args.compute != DType::f32 && args.compute != DType::bf16) {
+  if (!is_gemm_precision(args.compute)) {
     throw Error("gemm: compute precision " + std::string(dtype_name(args.compute)) +
                 ", expected f32 or bf16");
   }

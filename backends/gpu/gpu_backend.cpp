@@ -19,6 +19,12 @@ namespace {
 
 std::string backend_name() { return platform().name; }
 
+void require_gemm_precision(const char* kernel, DType compute) {
+  if (!is_gemm_precision(compute))
+    throw Error(fmt::format("{} backend: {} compute precision {}, expected f32 or bf16",
+                            backend_name(), kernel, dtype_name(compute)));
+}
+
 void check(gpuError_t error, const char* what) {
   if (error != gpuSuccess)
     throw Error(fmt::format("{} backend: {}: {}", backend_name(), what, gpuGetErrorString(error)));
@@ -258,9 +264,7 @@ void GpuBackend::gemm_widened(
 void GpuBackend::gemm(const GemmArgs& args) {
   if (args.m < 0 || args.n < 0 || args.k < 0 || args.batch < 0)
     throw Error(fmt::format("{} backend: gemm with a negative size", name()));
-  if (args.compute != DType::f32 && args.compute != DType::bf16)
-    throw Error(fmt::format("{} backend: gemm compute precision {}, expected f32 or bf16", name(),
-                            dtype_name(args.compute)));
+  require_gemm_precision("gemm", args.compute);
   if (args.m == 0 || args.n == 0 || args.batch == 0) return;
   if (args.batch > 1 && args.stride_c == 0) {
     // Every item writes the same C: one at a time, in order, as the formula reads. The BLAS
@@ -317,9 +321,7 @@ void GpuBackend::gemm_4bit(const Gemm4bitArgs& args) {
   if (v.block_size < 2 || v.rows < 0 || v.cols < 0)
     throw Error(fmt::format(
         "{} backend: gemm_4bit: a 4-bit weight needs rows, cols and a block size", name()));
-  if (args.compute != DType::f32 && args.compute != DType::bf16)
-    throw Error(fmt::format("{} backend: gemm_4bit compute precision {}, expected f32 or bf16",
-                            name(), dtype_name(args.compute)));
+  require_gemm_precision("gemm_4bit", args.compute);
   const Stream s = stream();
   Weight4bit w;
   w.packed = v.packed;

@@ -39,6 +39,22 @@ void chunk_logits(Backend& be, const Tensor& hidden, const Tensor& head, std::in
   be.gemm(g);
 }
 
+// In place: logits[n, vocab] <- d_loss / divisor * (softmax - onehot) for rows
+// [row0, row0 + n) (d_loss in backend memory, or 1 when null).
+void chunk_dlogits(Backend& be, const Tensor& logits, const Tensor& lse, const Tensor& targets,
+                   std::int64_t row0, std::int64_t n, std::int32_t ignore_index, double divisor,
+                   const float* d_loss) {
+  CrossEntropyBackwardArgs xb;
+  xb.logits = logits.f32();
+  xb.lse = lse.f32() + row0;
+  xb.targets = targets.i32() + row0;
+  xb.rows = n, xb.vocab = logits.dim(1);
+  xb.ignore_index = ignore_index;
+  xb.grad_scale = divisor > 0 ? static_cast<float>(1.0 / divisor) : 0.0f;
+  xb.d_loss = d_loss;
+  be.cross_entropy_backward(xb);
+}
+
 // dh[row0 : row0 + n] = dlogits[n, vocab] · W[vocab, dim]
 void chunk_dh(Backend& be, const Tensor& dlogits, const Tensor& head, std::int64_t row0,
               std::int64_t n, const Tensor& dh, DType compute) {
@@ -71,8 +87,6 @@ class CrossEntropyNode : public Node {
     Backend& be = d_loss.backend();
     const std::int64_t vocab = head_.dim(0), dim = head_.dim(1);
     const std::int64_t rows = hidden_.numel() / dim;
-    // The incoming gradient stays on the device: the kernel reads it there.
-    const float grad_scale = divisor_ > 0 ? static_cast<float>(1.0 / divisor_) : 0.0f;
     Tensor dh = needs_grad(0) ? detail::empty_f32(hidden_.shape(), be) : Tensor();
     detail::GradTarget dw;
     if (needs_grad(1)) dw = detail::grad_target(*this, 1, head_.shape(), be);
@@ -80,15 +94,8 @@ class CrossEntropyNode : public Node {
     for (std::int64_t row0 = 0; row0 < rows; row0 += chunk_) {
       const std::int64_t n = std::min(chunk_, rows - row0);
       chunk_logits(be, hidden_, head_, row0, n, logits, compute_);
-      CrossEntropyBackwardArgs xb;
-      xb.logits = logits.f32();
-      xb.lse = lse_.f32() + row0;
-      xb.targets = targets_.i32() + row0;
-      xb.rows = n, xb.vocab = vocab;
-      xb.ignore_index = ignore_index_;
-      xb.grad_scale = grad_scale;
-      xb.d_loss = d_loss.f32();
-      be.cross_entropy_backward(xb);
+      // The incoming gradient stays on the device: the kernel reads it there.
+      chunk_dlogits(be, logits, lse_, targets_, row0, n, ignore_index_, divisor_, d_loss.f32());
       if (dh.defined()) chunk_dh(be, logits, head_, row0, n, dh, compute_);
       if (dw.tensor.defined()) {
         GemmArgs g;  // dW[vocab, dim] += dlogits[n, vocab]ᵀ · h[n, dim]
@@ -162,8 +169,7 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
         std::count_if(host_targets.begin(), host_targets.end(),
                       [&](std::int32_t t) { return t != options.ignore_index; }));
   }
-  const bool frozen_head =
-      any_requires_grad({&hidden, &lm_head}) && hidden.requires_grad() && !lm_head.requires_grad();
+  const bool frozen_head = grad_enabled() && hidden.requires_grad() && !lm_head.requires_grad();
 
   Tensor loss_rows = detail::empty_f32({rows}, be);
   Tensor lse = detail::empty_f32({rows}, be);
@@ -180,15 +186,8 @@ Tensor cross_entropy(const Tensor& hidden, const Tensor& lm_head, const Tensor& 
     xf.rows = n, xf.vocab = vocab;
     xf.ignore_index = options.ignore_index;
     be.cross_entropy_forward(xf);
-    if (frozen_head) {
-      CrossEntropyBackwardArgs xb;  // d_loss null: a unit incoming gradient
-      xb.logits = logits.f32();
-      xb.lse = lse.f32() + row0;
-      xb.targets = targets.i32() + row0;
-      xb.rows = n, xb.vocab = vocab;
-      xb.ignore_index = options.ignore_index;
-      xb.grad_scale = divisor > 0 ? static_cast<float>(1.0 / divisor) : 0.0f;
-      be.cross_entropy_backward(xb);
+    if (frozen_head) {  // for a unit incoming gradient
+      chunk_dlogits(be, logits, lse, targets, row0, n, options.ignore_index, divisor, nullptr);
       chunk_dh(be, logits, lm_head, row0, n, dh_unit, compute);
     }
   }

@@ -11,7 +11,7 @@ thread_local DType t_gemm_precision = DType::f32;
 DType gemm_precision() { return t_gemm_precision; }
 
 GemmPrecision::GemmPrecision(DType compute) : previous_(t_gemm_precision) {
-  if (compute != DType::f32 && compute != DType::bf16) {
+  if (!is_gemm_precision(compute)) {
     throw Error("GEMM precision must be f32 or bf16, found " + std::string(dtype_name(compute)));
   }
   t_gemm_precision = compute;

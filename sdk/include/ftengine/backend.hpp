@@ -76,6 +76,9 @@ struct GemmArgs {
   DType compute = DType::f32;
 };
 
+// What GemmArgs::compute (and Gemm4bitArgs::compute) may hold.
+inline bool is_gemm_precision(DType d) { return d == DType::f32 || d == DType::bf16; }
+
 // out[t, :] = table[ids[t], :]        table: [vocab, dim] (f32/bf16/f16), out: [n_tokens, dim]
 struct EmbeddingForwardArgs {
   const std::int32_t* ids = nullptr;
