@@ -161,11 +161,13 @@ void GemmEngine::run(const GemmArgs& args, int threads) {
 
 void GemmEngine::run_strided(const GemmArgs& args, std::int64_t lda, std::int64_t ldc,
                              int threads) {
-  if (args.batch != 1 || args.b_dtype != DType::f32 || args.m < 0 || args.n < 0 || args.k < 0 ||
-      lda < (args.trans_a ? args.m : args.k) || ldc < args.n) {
-    throw Error("gemm: a strided GEMM takes one f32 B and row strides at least the rows (" +
-                describe(args) + " lda=" + std::to_string(lda) + " ldc=" + std::to_string(ldc) +
-                ")");
+  if (args.batch != 1 || args.b_dtype != DType::f32 || !is_gemm_precision(args.compute) ||
+      args.m < 0 || args.n < 0 || args.k < 0 || lda < (args.trans_a ? args.m : args.k) ||
+      ldc < args.n) {
+    throw Error(
+        "gemm: a strided GEMM takes one f32 B, compute f32 or bf16 and row strides at "
+        "least the rows (" +
+        describe(args) + " lda=" + std::to_string(lda) + " ldc=" + std::to_string(ldc) + ")");
   }
   if (args.m == 0 || args.n == 0) return;
   std::lock_guard lock(mutex_);

@@ -16,6 +16,7 @@
 #include "engine/plugins/registry.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/optimizer.hpp"
+#include "reference.hpp"
 #include "support/random.hpp"
 
 namespace ft::testing {
@@ -115,6 +116,25 @@ void run_steps(Optimizer& optimizer, const std::vector<Parameter>& params, int f
     set_gradients(params, step, has_grad);
     optimizer.step(kLearningRates[step]);
   }
+}
+
+// Every step of kLearningRates on `params` (the LoRA A matrix skipping two, lora_a_skips),
+// and the same steps on double references made from the same initial values, each updated
+// by update(reference, gradient, lr) where the parameter had a gradient: the references
+// after. Matrices are decayed; norms and biases when decay_norms_and_biases.
+template <typename Update>
+std::vector<ReferenceParameter> run_beside_reference(Optimizer& optimizer,
+                                                     const std::vector<Parameter>& params,
+                                                     bool decay_norms_and_biases, Update update) {
+  std::vector<ReferenceParameter> ref;
+  for (std::size_t i = 0; i < kSpecs.size(); ++i)
+    ref.emplace_back(initial_values(i), kSpecs[i].shape.size() >= 2 || decay_norms_and_biases);
+  const int steps = static_cast<int>(kLearningRates.size());
+  run_steps(optimizer, params, 0, steps, lora_a_skips);
+  for (int step = 0; step < steps; ++step)
+    for (std::size_t i = 0; i < kSpecs.size(); ++i)
+      if (lora_a_skips(step, i)) update(ref[i], gradient(step, i), kLearningRates[step]);
+  return ref;
 }
 
 inline std::vector<std::uint32_t> bits(const Tensor& t) {

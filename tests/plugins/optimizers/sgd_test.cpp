@@ -37,16 +37,11 @@ TEST_P(SgdReference, MatchesTorchOverSixSteps) {
   const std::vector<Parameter> params = make_parameters();
   optimizer->init(params, backend());
 
-  std::vector<ReferenceParameter> ref;
-  for (std::size_t i = 0; i < kSpecs.size(); ++i)
-    ref.emplace_back(initial_values(i), kSpecs[i].shape.size() >= 2 || c.decay_norms_and_biases);
-
-  const int steps = static_cast<int>(kLearningRates.size());
-  run_steps(*optimizer, params, 0, steps, lora_a_skips);
-  for (int step = 0; step < steps; ++step)
-    for (std::size_t i = 0; i < kSpecs.size(); ++i)
-      if (lora_a_skips(step, i))
-        sgd_reference(ref[i], gradient(step, i), kLearningRates[step], c.settings);
+  std::vector<ReferenceParameter> ref =
+      run_beside_reference(*optimizer, params, c.decay_norms_and_biases,
+                           [&](ReferenceParameter& p, const std::vector<float>& grad, float lr) {
+                             sgd_reference(p, grad, lr, c.settings);
+                           });
 
   const bool momentum = c.settings.momentum > 0;
   std::map<std::string, Tensor> state = state_by_name(*optimizer);
