@@ -291,16 +291,24 @@ GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
   }
 
   // src [batch_a, M, K], weights [batch_b, K, N], dst [batch, M, N], with explicit strides:
-  // a transposed operand is the same dims with the two inner strides swapped.
+  // a transposed operand is the same dims with the two inner strides swapped. One item is
+  // described in 2D: oneDNN 2.6's AMX bf16 kernel computes wrong sums for a [1, M, K] src
+  // with M < 32 times a transposed [1, K, N] weight with N in 49..63; in 2D it does not.
   const memory::dims src_strides =
       key.trans_a ? memory::dims{key.stride_a, 1, key.lda} : memory::dims{key.stride_a, key.lda, 1};
   const memory::dims wei_strides =
       key.trans_b ? memory::dims{key.stride_b, 1, key.k} : memory::dims{key.stride_b, key.n, 1};
   const auto operands = key.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-  const memory::desc src_md({key.batch_a, key.m, key.k}, operands, src_strides);
-  const memory::desc wei_md({key.batch_b, key.k, key.n}, operands, wei_strides);
-  const memory::desc dst_md({key.batch, key.m, key.n}, memory::data_type::f32,
-                            memory::dims{key.stride_c, key.ldc, 1});
+  memory::desc src_md({key.batch_a, key.m, key.k}, operands, src_strides);
+  memory::desc wei_md({key.batch_b, key.k, key.n}, operands, wei_strides);
+  memory::desc dst_md({key.batch, key.m, key.n}, memory::data_type::f32,
+                      memory::dims{key.stride_c, key.ldc, 1});
+  if (key.batch == 1) {
+    const auto inner = [](const memory::dims& d) { return memory::dims{d[1], d[2]}; };
+    src_md = memory::desc({key.m, key.k}, operands, inner(src_strides));
+    wei_md = memory::desc({key.k, key.n}, operands, inner(wei_strides));
+    dst_md = memory::desc({key.m, key.n}, memory::data_type::f32, memory::dims{key.ldc, 1});
+  }
 
   dnnl::primitive_attr attr;
   float alpha;

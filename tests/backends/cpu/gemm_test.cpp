@@ -309,6 +309,21 @@ TEST(CpuGemm, Bf16ComputeOnRowStridedOperands) {
   }
 }
 
+// Few rows times a transposed weight of 49 to 63 columns: the shapes where oneDNN 2.6's AMX
+// bf16 kernel summed wrongly when an unbatched GEMM was described as a batch of one (a LoRA
+// layer's 60 outputs, a small vocabulary's head). Both precisions, every width around them.
+TEST(CpuGemm, FewRowsTimesANarrowTransposedWeight) {
+  GemmEngine here;
+  std::uint32_t seed = 900;
+  for (const std::int64_t m : {1, 5, 31}) {
+    for (std::int64_t n = 44; n <= 68; ++n) {
+      const Problem p{m, n, 70, 1, 0, 0, 0, false, true, false, 1.0f};
+      check_f32(p, seed += 3);
+      check_bf16(here, p, DType::f32, seed += 3);
+    }
+  }
+}
+
 TEST(CpuGemm, ThePrimitiveCacheIsBoundedAndRebuildsWhatItDropped) {
   GemmEngine engine;
   std::vector<float> a(2 * 1100), b(4, 1.0f), c(2 * 1100);
