@@ -324,6 +324,19 @@ TEST(CpuGemm, FewRowsTimesANarrowTransposedWeight) {
   }
 }
 
+// Inner dimensions oneDNN 2.6's AMX bf16 matmul died on (an illegal instruction, the whole
+// process), and odd ones around them: they must give the rounded operands' sums.
+TEST(CpuGemm, Bf16ComputeOnOddInnerDimensions) {
+  GemmEngine here;
+  std::uint32_t seed = 1300;
+  for (const std::int64_t k : {61, 62, 63, 65, 1215, 1247}) {
+    check_bf16(here, Problem{152, 225, k, 1, 0, 0, 0, false, true, false, 1.0f}, DType::f32,
+               seed += 3);
+    check_bf16(here, Problem{34, 169, k, 1, 0, 0, 0, true, false, true, 1.0f}, DType::bf16,
+               seed += 3);
+  }
+}
+
 TEST(CpuGemm, ThePrimitiveCacheIsBoundedAndRebuildsWhatItDropped) {
   GemmEngine engine;
   std::vector<float> a(2 * 1100), b(4, 1.0f), c(2 * 1100);
