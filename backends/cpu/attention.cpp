@@ -100,6 +100,12 @@ Mask mask_for(const std::int32_t* doc_ids, std::int64_t b, std::int64_t seq, std
 }
 
 // Per sequence: are its document ids non-decreasing (the usual packing)?
+// buffer, grown to at least n elements (never shrunk).
+float* at_least(std::vector<float>& buffer, std::int64_t n) {
+  if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
+}
+
 std::vector<char> docs_sorted(const std::int32_t* doc_ids, std::int64_t batch, std::int64_t seq) {
   std::vector<char> sorted(static_cast<std::size_t>(batch), 0);
   for (std::int64_t b = 0; doc_ids && b < batch; ++b) {
@@ -219,11 +225,16 @@ void attention_backward(const AttentionBackwardArgs& a) {
   // accumulates into dq, split p > 0 into its own copy dq_extra[p - 1].
   const std::int64_t threads = omp_get_max_threads();
   const std::int64_t splits = std::clamp<std::int64_t>((threads + heads - 1) / heads, 1, k_blocks);
-  std::vector<float> dq_extra(static_cast<std::size_t>((splits - 1) * q_size), 0.0f);
-  // GQA: per-q-head dK/dV [B, Hq, T, D], summed over each group afterwards.
+  // These buffers outlive the call: fresh megabytes each call were page-faulted in anew (GQA's
+  // dK, dV copies alone, 6 MB a layer, were 18k page faults a step of bench-125m).
+  thread_local std::vector<float> dq_extra_buffer, dk_heads_buffer, dv_heads_buffer;
+  float* dq_extra = at_least(dq_extra_buffer, (splits - 1) * q_size);
+  std::fill(dq_extra, dq_extra + (splits - 1) * q_size, 0.0f);
+  // GQA: per-q-head dK/dV [B, Hq, T, D], summed over each group afterwards; every row is
+  // stored before it is read.
   const bool grouped = s.group > 1;
-  std::vector<float> dk_heads(grouped ? static_cast<std::size_t>(heads * T * D) : 0);
-  std::vector<float> dv_heads(grouped ? static_cast<std::size_t>(heads * T * D) : 0);
+  float* dk_heads = at_least(dk_heads_buffer, grouped ? heads * T * D : 0);
+  float* dv_heads = at_least(dv_heads_buffer, grouped ? heads * T * D : 0);
 
 #pragma omp parallel
   {
@@ -238,8 +249,8 @@ void attention_backward(const AttentionBackwardArgs& a) {
       const float* dO = a.d_out + (b * T * s.q_heads + h) * D;
       const float* K = a.k + (b * T * s.kv_heads + kvh) * D;  // stride kv_row
       const float* V = a.v + (b * T * s.kv_heads + kvh) * D;
-      float* dQ = (split == 0 ? a.dq : dq_extra.data() + (split - 1) * q_size) +
-                  (b * T * s.q_heads + h) * D;
+      float* dQ =
+          (split == 0 ? a.dq : dq_extra + (split - 1) * q_size) + (b * T * s.q_heads + h) * D;
       const float* lse = a.lse + bh * T;
       const float* dlt = delta.data() + bh * T;
       if (split == 0) {  // dq is overwritten: this task owns the head's rows
@@ -289,9 +300,9 @@ void attention_backward(const AttentionBackwardArgs& a) {
         }
         // Store this key block's dK, dV: into the kv head directly, or this q head's copy.
         for (std::int64_t r = 0; r < nk; ++r) {
-          float* dk_row = grouped ? dk_heads.data() + (bh * T + k0 + r) * D
+          float* dk_row = grouped ? dk_heads + (bh * T + k0 + r) * D
                                   : a.dk + ((b * T + k0 + r) * s.kv_heads + kvh) * D;
-          float* dv_row = grouped ? dv_heads.data() + (bh * T + k0 + r) * D
+          float* dv_row = grouped ? dv_heads + (bh * T + k0 + r) * D
                                   : a.dv + ((b * T + k0 + r) * s.kv_heads + kvh) * D;
           std::copy(dK.begin() + r * D, dK.begin() + (r + 1) * D, dk_row);
           std::copy(dV.begin() + r * D, dV.begin() + (r + 1) * D, dv_row);

@@ -276,9 +276,27 @@ void GemmEngine::run_onednn(const GemmArgs& args, bool bf16, int threads, std::i
   entry->a.set_data_handle(const_cast<float*>(args.a));  // bf16 data when bf16
   entry->b.set_data_handle(const_cast<void*>(args.b));
   entry->c.set_data_handle(args.c);
-  entry->primitive.execute(
-      stream_, {{DNNL_ARG_SRC, entry->a}, {DNNL_ARG_WEIGHTS, entry->b}, {DNNL_ARG_DST, entry->c}});
+  entry->scratch.set_data_handle(scratchpad(entry->scratch.get_desc().get_size()));
+  entry->primitive.execute(stream_, {{DNNL_ARG_SRC, entry->a},
+                                     {DNNL_ARG_WEIGHTS, entry->b},
+                                     {DNNL_ARG_DST, entry->c},
+                                     {DNNL_ARG_SCRATCHPAD, entry->scratch}});
   stream_.wait();
+}
+
+void* GemmEngine::scratchpad(std::size_t bytes) {
+  if (bytes > scratchpad_bytes_) {
+    // 4 KiB aligned (oneDNN asks for 64 bytes), grown to what the largest primitive needs.
+    const std::size_t rounded = (bytes + 4095) / 4096 * 4096;
+    scratchpad_.reset();
+    scratchpad_bytes_ = 0;
+    scratchpad_.reset(static_cast<std::uint8_t*>(std::aligned_alloc(4096, rounded)));
+    if (!scratchpad_)
+      throw Error("gemm: out of memory for a " + std::to_string(rounded) +
+                  "-byte oneDNN scratchpad");
+    scratchpad_bytes_ = rounded;
+  }
+  return scratchpad_.get();
 }
 
 GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
@@ -314,6 +332,9 @@ GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
   }
 
   dnnl::primitive_attr attr;
+  // Our scratchpad, one for every primitive (they run one at a time, under the lock): oneDNN's
+  // own is allocated and page-faulted anew per call (the AMX kernels' copies of B are large).
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   float alpha;
   std::memcpy(&alpha, &key.alpha_bits, sizeof alpha);
   if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
@@ -325,8 +346,11 @@ GemmEngine::Entry& GemmEngine::entry_for(const Key& key) {
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, engine_);
   log::debug("cpu gemm: new {} primitive m={} n={} k={} batch={} ({})", key.bf16 ? "bf16" : "f32",
              key.m, key.n, key.k, key.batch, pd.impl_info_str());
-  Entry entry{dnnl::matmul(pd), memory(src_md, engine_, DNNL_MEMORY_NONE),
-              memory(wei_md, engine_, DNNL_MEMORY_NONE), memory(dst_md, engine_, DNNL_MEMORY_NONE),
+  Entry entry{dnnl::matmul(pd),
+              memory(src_md, engine_, DNNL_MEMORY_NONE),
+              memory(wei_md, engine_, DNNL_MEMORY_NONE),
+              memory(dst_md, engine_, DNNL_MEMORY_NONE),
+              memory(pd.scratchpad_desc(), engine_, DNNL_MEMORY_NONE),
               ++uses_};
   return cache_.emplace(key, std::move(entry)).first->second;
 }

@@ -21,7 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -74,11 +76,16 @@ class GemmEngine {
   };
   struct Entry {
     dnnl::matmul primitive;
-    dnnl::memory a, b, c;
+    dnnl::memory a, b, c, scratch;
     std::uint64_t last_use = 0;
+  };
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
   };
 
   Entry& entry_for(const Key& key);
+  // The one scratchpad every primitive runs with, at least `bytes` long.
+  void* scratchpad(std::size_t bytes);
   // args.b is f32 (bf16 false) or the operands are both bf16 (args.a then points at bf16
   // too); lda, ldc 0: packed rows.
   void run_onednn(const GemmArgs& args, bool bf16, int threads, std::int64_t lda = 0,
@@ -90,6 +97,8 @@ class GemmEngine {
   mutable std::mutex mutex_;
   std::map<Key, Entry> cache_;
   std::uint64_t uses_ = 0;
+  std::unique_ptr<std::uint8_t, FreeDeleter> scratchpad_;
+  std::size_t scratchpad_bytes_ = 0;
   std::vector<float> b_scratch_;  // widened bf16/f16 B, grown as needed
   std::vector<float> tile_;       // a large bf16/f16 B, widened a tile of rows at a time
   Bf16Gemm bf16_;

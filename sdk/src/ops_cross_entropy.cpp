@@ -17,10 +17,16 @@ using detail::require;
 
 namespace {
 
+// The default is about 32 MiB of logits, in a multiple of 64 rows: oneDNN's AMX bf16 kernels
+// ran the head at half rate on 262 rows (1100 vs 510 GFLOP/s on 256 and 262 rows of a 32000
+// vocabulary, 2 threads); f32 is indifferent.
 std::int64_t pick_chunk_rows(std::int64_t requested, std::int64_t rows, std::int64_t vocab) {
-  constexpr std::int64_t kChunkBytes = 32 << 20;
-  const std::int64_t chunk =
-      requested > 0 ? requested : kChunkBytes / (4 * std::max<std::int64_t>(vocab, 1));
+  constexpr std::int64_t kChunkBytes = 32 << 20, kRowMultiple = 64;
+  std::int64_t chunk = requested;
+  if (chunk <= 0) {
+    chunk = kChunkBytes / (4 * std::max<std::int64_t>(vocab, 1));
+    if (chunk > kRowMultiple) chunk -= chunk % kRowMultiple;
+  }
   return std::clamp<std::int64_t>(chunk, 1, std::max<std::int64_t>(rows, 1));
 }
 
