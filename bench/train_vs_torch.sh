@@ -191,6 +191,9 @@ print(f"GEMM rate (oneDNN, {threads} threads, faster of 1024x1536x512 and 1024x2
 if not bf16_isa and rate_bf16 != "n/a":
     print("  (no AVX512-BF16: that bf16 rate is oneDNN's emulation; torch's newer oneDNN can beat "
           "it, so a peer bf16 MFU over 100% is possible)")
+if "amx_bf16" in machine.cpu()[1] and rate_bf16 != "n/a":
+    print("  (AMX-BF16: that bf16 rate is AMX tiles', several times f32's, so a bf16 step's "
+          "non-GEMM work (attention, elementwise, operand packing) weighs far more in its MFU)")
 print()
 head = ("model", "method", "prec", "resolved", "ftengine tok/s", "peer tok/s", "ratio",
         "ftengine MiB", "peer MiB", "ftengine MFU", "peer MFU", "target")

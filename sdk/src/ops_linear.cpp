@@ -1,4 +1,7 @@
 // linear and matmul: the GEMM ops. Forward and backward side by side.
+#include <array>
+#include <memory>
+
 #include "ops_common.hpp"
 
 namespace ft::ops {
@@ -7,13 +10,41 @@ using detail::require;
 
 namespace {
 
+// x rounded to bf16, for a bf16 linear to save for its weight gradient: the values that GEMM
+// reads anyway (dW = dyᵀ·x takes bf16 operands), in half the memory. One copy per input: the
+// q, k and v projections (and LoRA's A matrices beside them) read the same x, and a copy each
+// would hold 1.5 times the f32 x instead of half. The few most recent copies are remembered
+// while both they and their source are alive; activations are never written in place.
+Tensor saved_bf16(const Tensor& x) {
+  struct Recent {
+    std::weak_ptr<TensorImpl> source, copy;
+  };
+  thread_local std::array<Recent, 4> recent;
+  thread_local std::size_t next = 0;
+  for (const Recent& r : recent) {
+    if (r.source.lock() != x.impl()) continue;
+    if (std::shared_ptr<TensorImpl> copy = r.copy.lock()) return Tensor(copy);
+  }
+  Tensor copy = Tensor::empty(x.shape(), DType::bf16, x.backend());
+  CastArgs args;
+  args.src = x.data();
+  args.src_dtype = DType::f32;
+  args.dst = copy.data();
+  args.dst_dtype = DType::bf16;
+  args.n = x.numel();
+  x.backend().cast(args);
+  recent[next++ % recent.size()] = Recent{x.impl(), copy.impl()};
+  return copy;
+}
+
 // y[rows, out] = x[rows, in] · W[out, in]ᵀ + b[out]
 //   dx[rows, in] = dy[rows, out] · W[out, in]
 //   dW[out, in] += dy[rows, out]ᵀ · x[rows, in]   (skipped for a frozen W: LoRA's saving)
 //   db[out]     += sum_rows dy
 class LinearNode : public Node {
  public:
-  // x is saved only when the weight's gradient needs it; its shape always is.
+  // x is saved only when the weight's gradient needs it (in bf16 when compute is: saved_bf16);
+  // its shape always is.
   LinearNode(Tensor x, Shape x_shape, Tensor w, std::int64_t rows, DType compute)
       : x_(std::move(x)),
         x_shape_(std::move(x_shape)),
@@ -43,7 +74,8 @@ class LinearNode : public Node {
       GemmArgs g;
       g.a = dy.f32();
       g.trans_a = true;  // dy stored [rows, out] = [K, M]
-      g.b = x_.f32();    // x stored [rows, in] = [K, N]
+      g.b = x_.data();   // x stored [rows, in] = [K, N]; bf16 where its forward was
+      g.b_dtype = x_.dtype();
       g.c = dw.tensor.f32();
       g.m = out, g.n = in, g.k = rows_;
       g.accumulate = dw.accumulate;
@@ -74,7 +106,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   detail::require_dtype(x, DType::f32, op, "input");
   detail::require_weight(weight, op, "weight");
   detail::require_same_backend(x, weight, op);
-  require(weight.ndim() == 2, op, "weight must be [out, in], found shape {}", shape_str(weight.shape()));
+  require(weight.ndim() == 2, op, "weight must be [out, in], found shape {}",
+          shape_str(weight.shape()));
   require(x.ndim() >= 1 && x.dim(-1) == weight.dim(1), op,
           "input {} does not match weight {}: the last dimension must be {}", shape_str(x.shape()),
           shape_str(weight.shape()), weight.dim(1));
@@ -94,7 +127,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   be.gemm(g);
   detail::add_bias(y, bias, rows, out);
   if (!any_requires_grad({&x, &weight, &bias})) return y;
-  Tensor saved_x = weight.requires_grad() ? x : Tensor();
+  Tensor saved_x;
+  if (weight.requires_grad()) saved_x = g.compute == DType::bf16 ? saved_bf16(x) : x;
   auto node = std::make_shared<LinearNode>(saved_x, x.shape(), weight, rows, g.compute);
   return detail::record(y, node, {&x, &weight, &bias});
 }

@@ -102,6 +102,37 @@ TEST(OpsBf16, LinearForwardAndGradientsRoundEachGemmsOperands) {
   EXPECT_FALSE(close(y.to_vector(), std::vector<double>(y32.begin(), y32.end()), 1e-6, 1e-6));
 }
 
+// A bf16 linear saves its input for dW in bf16 (the values dW's GEMM reads anyway), and the
+// linears reading one input share one copy: three projections of x hold half of x, not x or
+// three halves. The gradients are those of the rounded operands.
+TEST(OpsBf16, LinearsReadingOneInputSaveOneBf16CopyOfIt) {
+  const std::int64_t rows = 64, in = 256, out = 32;  // x 64 KiB, its copy 32 KiB, each y 8 KiB
+  Backend& be = cpu();
+  Tensor x = testing::random_tensor({rows, in}, be, 1);
+  const std::vector<float> xv = x.to_vector();
+  std::vector<Tensor> w;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    w.push_back(testing::random_tensor({out, in}, be, 2 + i));
+    w.back().set_requires_grad(true);
+  }
+  const std::size_t before = be.memory_stats().in_use_bytes;
+  std::vector<Tensor> y;
+  {
+    const ops::GemmPrecision scope(DType::bf16);
+    for (const Tensor& wi : w) y.push_back(ops::linear(x, wi));
+  }
+  x = Tensor();  // what the graph still holds of x is what it saved
+  const std::size_t held = be.memory_stats().in_use_bytes + rows * in * sizeof(float) - before;
+  EXPECT_EQ(held, 3 * rows * out * sizeof(float) + rows * in * sizeof(std::uint16_t));
+
+  const std::vector<float> dy = testing::random_values(rows * out, 9);
+  for (std::size_t i = 0; i < 3; ++i) {
+    y[i].backward(Tensor::from_vector(dy, y[i].shape(), be));
+    EXPECT_TRUE(close(w[i].grad().to_vector(),
+                      product(bf16(dy), 1, out, bf16(xv), in, 1, out, in, rows), 1e-5, 1e-5));
+  }
+}
+
 // c = a·b (batched, and with b shared by the batch);  da = dc·bᵀ;  db = aᵀ·dc.
 TEST(OpsBf16, MatmulForwardAndGradientsRoundEachGemmsOperands) {
   const std::int64_t batch = 2, m = 9, k = 40, n = 11;
