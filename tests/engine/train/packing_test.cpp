@@ -137,7 +137,8 @@ TEST(Padding, ATrimmedBatchHasThePaddedBatchsLossAndGradients) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     float scale = 0;
     for (float g : padded_grads[i]) scale = std::max(scale, std::abs(g));
-    EXPECT_LE(max_abs_diff(trimmed_grads[i], padded_grads[i]), 1e-6f * scale) << params[i].name;
+    // Not 1e-6: oneDNN's AVX2 f32 kernels block the two row counts differently (seen: 1.3e-6).
+    EXPECT_LE(max_abs_diff(trimmed_grads[i], padded_grads[i]), 1e-5f * scale) << params[i].name;
   }
 }
 
