@@ -63,7 +63,9 @@ template <typename To>
 void pack_as_bf16(const void* src, DType dtype, std::int64_t items, std::int64_t stride,
                   std::int64_t rows, std::int64_t cols, std::int64_t ld, To* dst) {
   const std::size_t elem = dtype_size(dtype);
-#pragma omp parallel for collapse(2) schedule(static)
+  // A small copy (LoRA's rank-r operands) is not worth waking the other threads for.
+  constexpr std::int64_t kParallelMin = 1 << 15;
+#pragma omp parallel for collapse(2) schedule(static) if (items * rows * cols >= kParallelMin)
   for (std::int64_t i = 0; i < items; ++i)
     for (std::int64_t r = 0; r < rows; ++r)
       row_as_bf16(advance(src, i * stride + r * ld, elem), dtype, cols,
