@@ -16,6 +16,7 @@
 #include "engine/model_init/model_init.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "ftengine/error.hpp"
+#include "support/errors.hpp"
 
 namespace ft::testing {
 
@@ -49,17 +50,6 @@ class DataTest : public ::testing::Test {
     config["add_eos_token"] = add_eos;
     std::ofstream(dir / "tokenizer_config.json") << config.dump();
     return engine::Tokenizer::from_directory(dir);
-  }
-
-  // The message of the ft::Error `fn` throws, or "(no error)".
-  template <typename Fn>
-  static std::string error_of(Fn&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
   }
 
   std::filesystem::path dir_;

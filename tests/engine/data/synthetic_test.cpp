@@ -17,6 +17,7 @@ namespace ft::engine {
 namespace {
 
 namespace fs = std::filesystem;
+using ft::testing::error_of;
 
 class Synthetic : public ft::testing::DataTest {};
 

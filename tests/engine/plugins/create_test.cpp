@@ -8,26 +8,16 @@
 
 #include "engine/plugins/registry.hpp"
 #include "ftengine/error.hpp"
+#include "support/errors.hpp"
 #include "tests/engine/plugins/loader_fixtures.hpp"
 
 namespace ft::engine {
 namespace {
 
+using ft::testing::error_of;
 using testing::fixture_dir;
 using testing::fixture_file;
 using ::testing::HasSubstr;
-
-// The message of the ft::Error that `f` throws ("" and a test failure when it throws none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ft::Error thrown";
-  return {};
-}
 
 TEST(Create, MakesObjectsOfTheirKind) {
   PluginRegistry registry;

@@ -9,25 +9,16 @@
 #include "engine/plugins/registry.hpp"
 #include "ftengine/error.hpp"
 #include "ftengine/log.hpp"
+#include "support/errors.hpp"
 #include "tests/engine/plugins/loader_fixtures.hpp"
 
 namespace ft::engine {
 namespace {
 
+using ft::testing::error_of;
 using testing::fixture_dir;
 using testing::fixture_file;
 using ::testing::HasSubstr;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ft::Error thrown";
-  return {};
-}
 
 class SelectBackend : public ::testing::Test {
  protected:

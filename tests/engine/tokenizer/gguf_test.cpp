@@ -8,12 +8,14 @@
 
 #include "engine/tokenizer/tokenizer.hpp"
 #include "ftengine/error.hpp"
+#include "support/errors.hpp"
 #include "test_util.hpp"
 
 namespace ft::engine {
 namespace {
 
 namespace fs = std::filesystem;
+using ft::testing::error_of;
 
 // Builds GGUF bytes by hand (little-endian, as the format is).
 struct GgufBytes {
@@ -39,16 +41,6 @@ struct GgufBytes {
     return raw(kvs);
   }
 };
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(Gguf, ReadsLlamaCppVocabulary) {
   const fs::path path =

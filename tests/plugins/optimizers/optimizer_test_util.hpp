@@ -17,6 +17,7 @@
 #include "ftengine/error.hpp"
 #include "ftengine/optimizer.hpp"
 #include "reference.hpp"
+#include "support/errors.hpp"
 #include "support/random.hpp"
 
 namespace ft::testing {
@@ -162,18 +163,6 @@ inline void expect_close(const std::vector<float>& got, const std::vector<double
   }
   EXPECT_LE(worst, tolerance) << what << ": element " << at << " is " << got[at] << ", reference "
                               << want[at];
-}
-
-// The message of the ft::Error that fn throws ("" and a failure when it throws none).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ft::Error thrown";
-  return "";
 }
 
 }  // namespace ft::testing

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ftengine/error.hpp"
+#include "support/errors.hpp"
 
 namespace ft::testing {
 
@@ -58,16 +59,6 @@ inline std::string le64(std::uint64_t n) {
 // zero bytes of data.
 inline std::string raw_file(const std::string& header, std::size_t data_bytes) {
   return le64(header.size()) + header + std::string(data_bytes, '\0');
-}
-
-// The message of the ft::Error `fn` throws, or "" when it throws none.
-inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace ft::testing

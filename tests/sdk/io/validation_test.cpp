@@ -9,7 +9,7 @@
 namespace ft::io {
 namespace {
 
-using ft::testing::error_of;
+using ft::testing::error_or_empty;
 using ft::testing::le64;
 using ft::testing::raw_file;
 using ft::testing::TempDir;
@@ -20,7 +20,7 @@ class SafetensorsValidation : public ::testing::Test {
   // Writes `bytes` to a file and returns the message opening it throws ("" if none).
   std::string open_error(const std::string& bytes) {
     write_bytes(path(), bytes);
-    return error_of([&] { SafetensorsFile file(path()); });
+    return error_or_empty([&] { SafetensorsFile file(path()); });
   }
   std::string path() const { return (dir_ / "bad.safetensors").string(); }
 

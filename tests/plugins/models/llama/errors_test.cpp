@@ -15,7 +15,7 @@ class LlamaErrors : public ::testing::Test {
   // Writes the (modified) model and returns the message loading it throws ("" if none).
   std::string load_error(const ModelFiles& files) {
     files.write(dir_.path());
-    return error_of([&] { load_model(dir_.path()); });
+    return error_or_empty([&] { load_model(dir_.path()); });
   }
   std::string weights() const { return (dir_ / "model.safetensors").string(); }
   std::string config() const { return (dir_ / "config.json").string(); }
