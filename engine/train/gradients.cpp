@@ -2,17 +2,13 @@
 
 namespace ft::engine {
 
-void measure_gradients(const FlatParameters& flat, double* stats) {
-  Backend& be = flat.grads().backend();
-  for (const auto& [op, out] :
-       {std::pair{ReduceOp::sum_squares, stats}, std::pair{ReduceOp::count_nonfinite, stats + 1}}) {
-    ReduceArgs args;
-    args.x = flat.grads().f32();
-    args.n = flat.numel();
-    args.op = op;
-    args.out64 = out;
-    be.reduce(args);
-  }
+void measure_gradients(const FlatParameters& flat, double* squared_norm) {
+  ReduceArgs args;
+  args.x = flat.grads().f32();
+  args.n = flat.numel();
+  args.op = ReduceOp::sum_squares;
+  args.out64 = squared_norm;
+  flat.grads().backend().reduce(args);
 }
 
 double clip_coefficient(double max_norm, double norm) {

@@ -1,9 +1,9 @@
 // What the trainer does with gradients between backward and the optimizer step, over the
 // flat gradient buffer (one call each, whatever the number of parameters): measure their
-// squared norm and count their non-finite elements into backend memory (read back with the
-// step's other numbers), name the first non-finite parameter when there is one, and clip.
+// squared norm into backend memory (read back with the step's other numbers), name the first
+// non-finite parameter when the norm is not finite, and clip.
 //
-//   measure_gradients(flat, stats);                       // stats: 2 doubles on the backend
+//   measure_gradients(flat, squared_norm);                // a double on the backend
 //   ... read stats back once ...
 //   clip_gradients(flat, clip_coefficient(job.train.grad_clip, norm));
 #pragma once
@@ -16,9 +16,10 @@
 
 namespace ft::engine {
 
-// stats[0] = sum of squares of every gradient, stats[1] = their NaN/Inf count (backend
-// memory, 2 doubles); nothing waits for the device.
-void measure_gradients(const FlatParameters& flat, double* stats);
+// *squared_norm = sum of squares of every gradient (backend memory, a double, summed in
+// double); nothing waits for the device. It is NaN or Inf exactly when a gradient is: a
+// finite f32 squared stays far inside double's range, so no second pass counts them.
+void measure_gradients(const FlatParameters& flat, double* squared_norm);
 
 // As torch.nn.utils.clip_grad_norm_: max_norm / (norm + 1e-6) when that is below 1, else 1
 // (no clipping); max_norm 0 clips nothing.

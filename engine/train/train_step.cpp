@@ -29,10 +29,9 @@ StepOutcome train_step(TrainingSetup& setup, const Job& job, const std::vector<T
   setup.flat.zero_grads();
   const auto micro_batches = static_cast<std::int64_t>(batches.size());
   // The step's numbers stay on the device until they are read back together, once:
-  // [0, 4): the gradients' squared norm and non-finite count (2 doubles), then each
-  // micro-batch's summed loss (f32).
-  const Tensor numbers = Tensor::zeros({4 + micro_batches}, DType::f32, be);
-  auto* gradient_stats = static_cast<double*>(numbers.data());
+  // [0, 2): the gradients' squared norm (a double), then each micro-batch's summed loss (f32).
+  const Tensor numbers = Tensor::zeros({2 + micro_batches}, DType::f32, be);
+  auto* squared_norm = static_cast<double*>(numbers.data());
   // d(step loss)/d(micro-batch loss): every micro-batch's sum is divided by the step's
   // target tokens.
   const Tensor seed = Tensor::from_vector({loss_scale}, {}, be);
@@ -44,20 +43,20 @@ StepOutcome train_step(TrainingSetup& setup, const Job& job, const std::vector<T
     const Tensor hidden = setup.model->forward(batch.input);
     const Tensor loss = ops::cross_entropy(hidden, setup.model->lm_head(), batch.targets,
                                            {.reduction = ops::Reduction::sum});
-    be.copy(numbers.f32() + 4 + m, loss.data(), sizeof(float));
+    be.copy(numbers.f32() + 2 + m, loss.data(), sizeof(float));
     loss.backward(seed);
     out.tokens += batch.tokens;
   }
   all_reduce_gradients(setup.flat);
-  measure_gradients(setup.flat, gradient_stats);
+  measure_gradients(setup.flat, squared_norm);
 
-  std::vector<float> host(static_cast<std::size_t>(4 + micro_batches));
+  std::vector<float> host(static_cast<std::size_t>(2 + micro_batches));
   numbers.copy_to_host(host.data());
-  double stats[2];
-  std::memcpy(stats, host.data(), sizeof(stats));
+  double norm_squared = 0.0;
+  std::memcpy(&norm_squared, host.data(), sizeof(norm_squared));
   double loss_sum = 0.0;
   for (std::int64_t m = 0; m < micro_batches; ++m) {
-    const double value = host[static_cast<std::size_t>(4 + m)];
+    const double value = host[static_cast<std::size_t>(2 + m)];
     if (!std::isfinite(value)) {
       setup.flat.zero_grads();
       throw TrainingDiverged(fmt::format("step {}: the loss is {} (micro-batch {} of {})", step,
@@ -67,8 +66,8 @@ StepOutcome train_step(TrainingSetup& setup, const Job& job, const std::vector<T
   }
   out.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, out.target_tokens));
 
-  out.grad_norm = std::sqrt(stats[0]);
-  if (stats[1] > 0 || !std::isfinite(out.grad_norm)) {
+  out.grad_norm = std::sqrt(norm_squared);
+  if (!std::isfinite(out.grad_norm)) {
     const Parameter* bad = first_nonfinite_gradient(setup.trainable, be);
     const std::string what =
         bad ? fmt::format(
