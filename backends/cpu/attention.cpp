@@ -99,13 +99,13 @@ Mask mask_for(const std::int32_t* doc_ids, std::int64_t b, std::int64_t seq, std
   return Mask{doc, seq, window, doc != nullptr && sorted[b] != 0};
 }
 
-// Per sequence: are its document ids non-decreasing (the usual packing)?
-// buffer, grown to at least n elements (never shrunk).
+// `buffer`, grown to at least n elements (never shrunk).
 float* at_least(std::vector<float>& buffer, std::int64_t n) {
   if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
   return buffer.data();
 }
 
+// Per sequence: are its document ids non-decreasing (the usual packing)?
 std::vector<char> docs_sorted(const std::int32_t* doc_ids, std::int64_t batch, std::int64_t seq) {
   std::vector<char> sorted(static_cast<std::size_t>(batch), 0);
   for (std::int64_t b = 0; doc_ids && b < batch; ++b) {

@@ -4,7 +4,7 @@
 // non-finite parameter when the norm is not finite, and clip.
 //
 //   measure_gradients(flat, squared_norm);                // a double on the backend
-//   ... read stats back once ...
+//   ... read it back once, with the step's other numbers ...
 //   clip_gradients(flat, clip_coefficient(job.train.grad_clip, norm));
 #pragma once
 

@@ -31,7 +31,7 @@ StepOutcome train_step(TrainingSetup& setup, const Job& job, const std::vector<T
   // The step's numbers stay on the device until they are read back together, once:
   // [0, 2): the gradients' squared norm (a double), then each micro-batch's summed loss (f32).
   const Tensor numbers = Tensor::zeros({2 + micro_batches}, DType::f32, be);
-  auto* squared_norm = static_cast<double*>(numbers.data());
+  auto* device_squared_norm = static_cast<double*>(numbers.data());
   // d(step loss)/d(micro-batch loss): every micro-batch's sum is divided by the step's
   // target tokens.
   const Tensor seed = Tensor::from_vector({loss_scale}, {}, be);
@@ -48,12 +48,12 @@ StepOutcome train_step(TrainingSetup& setup, const Job& job, const std::vector<T
     out.tokens += batch.tokens;
   }
   all_reduce_gradients(setup.flat);
-  measure_gradients(setup.flat, squared_norm);
+  measure_gradients(setup.flat, device_squared_norm);
 
   std::vector<float> host(static_cast<std::size_t>(2 + micro_batches));
   numbers.copy_to_host(host.data());
-  double norm_squared = 0.0;
-  std::memcpy(&norm_squared, host.data(), sizeof(norm_squared));
+  double squared_norm = 0.0;
+  std::memcpy(&squared_norm, host.data(), sizeof(squared_norm));
   double loss_sum = 0.0;
   for (std::int64_t m = 0; m < micro_batches; ++m) {
     const double value = host[static_cast<std::size_t>(2 + m)];
@@ -66,7 +66,7 @@ StepOutcome train_step(TrainingSetup& setup, const Job& job, const std::vector<T
   }
   out.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, out.target_tokens));
 
-  out.grad_norm = std::sqrt(norm_squared);
+  out.grad_norm = std::sqrt(squared_norm);
   if (!std::isfinite(out.grad_norm)) {
     const Parameter* bad = first_nonfinite_gradient(setup.trainable, be);
     const std::string what =

@@ -25,14 +25,8 @@ Tensor saved_bf16(const Tensor& x) {
     if (r.source.lock() != x.impl()) continue;
     if (std::shared_ptr<TensorImpl> copy = r.copy.lock()) return Tensor(copy);
   }
-  Tensor copy = Tensor::empty(x.shape(), DType::bf16, x.backend());
-  CastArgs args;
-  args.src = x.data();
-  args.src_dtype = DType::f32;
-  args.dst = copy.data();
-  args.dst_dtype = DType::bf16;
-  args.n = x.numel();
-  x.backend().cast(args);
+  const NoGrad saved;  // a value kept for backward, not a step of the graph
+  Tensor copy = cast(x, DType::bf16);
   recent[next++ % recent.size()] = Recent{x.impl(), copy.impl()};
   return copy;
 }
